@@ -1,0 +1,132 @@
+"""The kwtsms portal: `create_app()` builds the Flask application."""
+import logging
+
+from flask import Flask, render_template
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import config as config_module
+from . import db as db_module
+from .extensions import babel, csrf, limiter, login_manager
+from .i18n import current_language, select_locale, text_direction
+from .models import Account
+
+# Only our own origin: no CDN, no inline script or style (htmx is configured
+# in base.html not to inject its indicator styles).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'self'; object-src 'none'"
+)
+
+
+def create_app(test_config=None):
+    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.config.update(config_module.from_environment())
+    if test_config:
+        app.config.update(test_config)
+    config_module.check_production_safety(app.config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    hops = int(app.config.get("PROXY_FIX_HOPS") or 0)
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    db_module.init_app(app)
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_error_pages(app)
+    _register_headers(app)
+    _register_template_helpers(app)
+
+    from .cli import register_commands
+    register_commands(app)
+    return app
+
+
+def _init_extensions(app):
+    app.config.setdefault("RATELIMIT_STORAGE_URI", _limits_storage_uri(app.config["REDIS_URL"]))
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Kuwait")
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please log in to open this page.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_account(session_id):
+        # The id carries the session version: changing the password logs out
+        # every other session and remember-me cookie.
+        try:
+            account_id, version = (int(part) for part in session_id.split(":"))
+        except ValueError:
+            return None
+        account = Account.get_or_none(Account.id == account_id)
+        if account is None or account.session_version != version or account.is_blocked:
+            return None
+        return account
+
+
+def _limits_storage_uri(redis_url):
+    """Flask-Limiter's spelling of our Redis URL (it names unix sockets redis+unix://)."""
+    if not redis_url:
+        return "memory://"
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url[len("unix://"):]
+    return redis_url
+
+
+def _register_blueprints(app):
+    from .admin.views import bp as admin_bp
+    from .auth.views import bp as auth_bp
+    from .dashboard.views import bp as dashboard_bp
+    from .help.views import bp as help_bp
+
+    for bp in (auth_bp, dashboard_bp, help_bp, admin_bp):
+        app.register_blueprint(bp)
+
+
+def _register_error_pages(app):
+    def page(code, title, message):
+        def handler(error):
+            return render_template("error.html", code=code, title=title, message=message), code
+        return handler
+
+    app.register_error_handler(403, page(403, _l("Not allowed"), _l("Your account cannot open this page.")))
+    app.register_error_handler(404, page(404, _l("Not found"), _l("This page does not exist, or it belongs to another account.")))
+    app.register_error_handler(405, page(405, _l("Not allowed"), _l("This address does not accept that kind of request.")))
+    app.register_error_handler(413, page(413, _l("Too large"), _l("The upload is larger than this portal accepts.")))
+    app.register_error_handler(429, page(429, _l("Too many attempts"), _l("Too many attempts from your network. Wait a minute, then try again.")))
+    app.register_error_handler(500, page(500, _l("Something went wrong"), _l("The error was logged. Try again in a moment.")))
+    from flask_wtf.csrf import CSRFError
+    app.register_error_handler(CSRFError, page(400, _l("Form expired"), _l("The form was open too long or came from another site. Go back, reload the page and submit it again.")))
+
+
+def _register_headers(app):
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if app.config["PRODUCTION"]:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        # Full page or htmx fragment is chosen by this header; caches must know.
+        response.vary.add("HX-Request")
+        return response
+
+
+def _register_template_helpers(app):
+    from .formatting import register_filters
+    register_filters(app)
+
+    @app.context_processor
+    def layout_context():
+        return {"text_direction": text_direction(), "language": current_language(), "current_user": current_user}

@@ -1,0 +1,69 @@
+"""The database: one proxy for the whole app, connection per request, migrations runner."""
+from pathlib import Path
+from urllib.parse import urlparse
+
+from peewee import DatabaseProxy, SqliteDatabase
+from playhouse.db_url import connect
+from playhouse.migrations import Runner
+
+from .config import PROJECT_ROOT
+
+db = DatabaseProxy()
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+# WAL lets readers run while one writer writes; busy_timeout makes concurrent
+# writers wait instead of failing at once.
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 15000,
+    "synchronous": "normal",
+    "cache_size": -64000,
+}
+
+
+def make_database(url):
+    """A peewee Database for a URL: sqlite:///path or postgresql://user@host/db."""
+    if url.startswith("sqlite"):
+        path = urlparse(url).path
+        if path.startswith("//"):  # sqlite:////abs/path
+            path = path[1:]
+        if path not in ("", "/:memory:"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # IMMEDIATE takes the write lock when a transaction begins, so two
+        # transactions never deadlock upgrading a read lock to a write lock.
+        return SqliteDatabase(path or ":memory:", pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
+    return connect(url)
+
+
+def init_database(url):
+    database = make_database(url)
+    db.initialize(database)
+    return database
+
+
+def is_sqlite():
+    return isinstance(db.obj, SqliteDatabase)
+
+
+def migration_runner():
+    return Runner(db.obj, directory=str(MIGRATIONS_DIR))
+
+
+def upgrade():
+    """Apply pending migrations; returns their names."""
+    with db.connection_context():
+        return migration_runner().up()
+
+
+def init_app(app):
+    init_database(app.config["DATABASE_URL"])
+
+    @app.before_request
+    def _connect():
+        db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc):
+        if not db.is_closed():
+            db.close()

@@ -1,0 +1,100 @@
+"""Peewee models. Schema changes go through migrations/ (see README: Migrations)."""
+import datetime
+
+from flask_login import UserMixin
+from peewee import (
+    BooleanField,
+    Check,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+from .db import db
+
+
+def utcnow():
+    # Naive UTC everywhere in the database; templates convert to Asia/Kuwait.
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class Account(UserMixin, BaseModel):
+    CUSTOMER, RESELLER, ADMIN = "customer", "reseller", "admin"
+    ROLES = (CUSTOMER, RESELLER, ADMIN)
+
+    email = CharField(max_length=254, unique=True)  # stored lower-cased
+    password_hash = CharField(max_length=255)
+    company = CharField(max_length=100, default="")
+    contact_name = CharField(max_length=100, default="")
+    mobile = CharField(max_length=15, null=True, unique=True)  # digits with country code
+    role = CharField(max_length=16, default=CUSTOMER, index=True)
+    # Points. Only kwtsms.ledger changes it, always together with a LedgerEntry.
+    balance = IntegerField(default=0, constraints=[Check("balance >= 0")])
+    is_blocked = BooleanField(default=False)
+    blocked_reason = CharField(max_length=500, default="")
+    language = CharField(max_length=5, default="")
+    # Bumped when the password changes, so old sessions and remember-me cookies die.
+    session_version = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+
+    def get_id(self):
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_active(self):
+        return not self.is_blocked
+
+    @property
+    def is_admin(self):
+        return self.role == self.ADMIN
+
+    @property
+    def display_name(self):
+        return self.company or self.contact_name or self.email
+
+
+class LedgerEntry(BaseModel):
+    RECHARGE, SEND, REFUND, TRANSFER_IN, TRANSFER_OUT, ADJUSTMENT = (
+        "recharge", "send", "refund", "transfer_in", "transfer_out", "adjustment",
+    )
+    KINDS = (RECHARGE, SEND, REFUND, TRANSFER_IN, TRANSFER_OUT, ADJUSTMENT)
+
+    account = ForeignKeyField(Account, backref="ledger", on_delete="RESTRICT")
+    kind = CharField(max_length=16)
+    amount = IntegerField()  # signed: + adds points, - removes them
+    balance_after = IntegerField(constraints=[Check("balance_after >= 0")])
+    actor = ForeignKeyField(Account, null=True, backref="+", on_delete="SET NULL")
+    reason = CharField(max_length=500, default="")
+    reference = CharField(max_length=100, default="", index=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("account", "id"), False),)
+
+
+class PasswordResetToken(BaseModel):
+    account = ForeignKeyField(Account, backref="+", on_delete="CASCADE")
+    token_hash = CharField(max_length=64, unique=True)  # sha256 hex; the token itself is only in the email
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class AuditLog(BaseModel):
+    actor = ForeignKeyField(Account, null=True, backref="+", on_delete="SET NULL")
+    account = ForeignKeyField(Account, null=True, backref="audit", on_delete="CASCADE")
+    action = CharField(max_length=64, index=True)
+    details = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+
+
+ALL_MODELS = [Account, LedgerEntry, PasswordResetToken, AuditLog]
