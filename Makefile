@@ -23,7 +23,7 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 
 # Compiled catalogues (.mo) are build output, made from the committed .po files.
 translations: $(VENV)/.installed
-	@$(BIN)/pybabel compile -q -d kwtsms/translations
+	@$(BIN)/pybabel compile -d kwtsms/translations >/dev/null
 
 run: $(VENV)/.installed translations
 	$(BIN)/python -m kwtsms.devserver

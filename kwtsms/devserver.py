@@ -6,7 +6,7 @@ when REDIS_URL is unset, then runs the Procfile's processes with honcho.
 """
 import json
 import os
-import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -54,10 +54,16 @@ def main():
         for account in demo:
             print(f"  {account['role']:<9} {account['email']}  password: {account['password']}")
         print("\n  Password-reset links and other email are printed below (no SMTP configured).\n", flush=True)
-        honcho = shutil.which("honcho", path=str(BIN)) or "honcho"
-        return subprocess.call([honcho, "start", "-f", "Procfile", "-p", port], env=env, cwd=PROJECT_ROOT)
-    except KeyboardInterrupt:
-        return 0
+        honcho = subprocess.Popen([str(BIN / "honcho"), "start", "-f", "Procfile", "-p", port],
+                                  env=env, cwd=PROJECT_ROOT)
+        # Stopping us (Ctrl-C, kill, a closed terminal) stops honcho's processes too.
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, lambda *_: honcho.terminate())
+        try:
+            return honcho.wait()
+        except KeyboardInterrupt:
+            honcho.terminate()
+            return honcho.wait()
     finally:
         if redis_process is not None:
             redis_process.terminate()
