@@ -65,10 +65,16 @@ def redis_client(redis_url):
     return client
 
 
-def _admin_connection(url):
+def _run_outside_transaction(url, *statements):
+    """CREATE/DROP DATABASE refuse to run inside a transaction block."""
     connection = psycopg2.connect(url)
     connection.autocommit = True
-    return connection
+    try:
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+    finally:
+        connection.close()
 
 
 @pytest.fixture(scope="session")
@@ -85,15 +91,12 @@ def database_template(tmp_path_factory):
     name = f"kwtsms_test_{os.getpid()}"
     parsed = urlparse(base_url)
     test_url = urlunparse(parsed._replace(path="/" + name))
-    with _admin_connection(base_url) as connection, connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cursor.execute(f'CREATE DATABASE "{name}"')
+    _run_outside_transaction(base_url, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
     db_module.init_database(test_url)
     db_module.upgrade()
     db.close()
     yield "postgresql", test_url
-    with _admin_connection(base_url) as connection, connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _run_outside_transaction(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _truncate_postgresql():
