@@ -1,30 +1,8 @@
-"""Peewee models. Schema changes go through migrations/ (see README: Migrations)."""
-import datetime
-
+"""Accounts, their credit ledger, password-reset tokens and the audit log."""
 from flask_login import UserMixin
-from peewee import (
-    BooleanField,
-    Check,
-    CharField,
-    DateTimeField,
-    ForeignKeyField,
-    IntegerField,
-    Model,
-    TextField,
-)
+from peewee import BooleanField, Check, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
-from .db import db
-
-
-def utcnow():
-    # Naive UTC everywhere in the database; templates convert to Asia/Kuwait.
-    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
-
-
-class BaseModel(Model):
-    class Meta:
-        database = db
-        legacy_table_names = False
+from .base import BaseModel, utcnow
 
 
 class Account(UserMixin, BaseModel):
@@ -95,6 +73,3 @@ class AuditLog(BaseModel):
     action = CharField(max_length=64, index=True)
     details = TextField(default="")
     created_at = DateTimeField(default=utcnow)
-
-
-ALL_MODELS = [Account, LedgerEntry, PasswordResetToken, AuditLog]
