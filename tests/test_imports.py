@@ -1,0 +1,169 @@
+"""Contact imports: every file format, the preview and mapping, the RQ job, bad files."""
+import io
+import json
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from rq import Queue, SimpleWorker
+
+from kwtsms.errors import FieldErrors
+from kwtsms.groups import service as groups
+from kwtsms.imports import reader, service
+from kwtsms.models import Contact, ContactImport, Group
+
+from .factories import make_account
+
+FIXTURES = Path(__file__).parent / "fixtures" / "imports"
+
+
+def upload(account, name, tmp_path, group=None):
+    with open(FIXTURES / name, "rb") as handle:
+        contact_import = service.save_upload(account, str(tmp_path), name, handle, 50 * 1024 * 1024)
+    service.choose_group(contact_import, account, group=group or groups.create_group(account, name))
+    return contact_import
+
+
+def numbers_in(group):
+    return dict(Contact.select(Contact.mobile, Contact.name).where(Contact.group == group.id).tuples())
+
+
+@pytest.mark.parametrize("name, encoding, delimiter, header, expected", [
+    ("utf8_header_comma.csv", "utf-8-sig", ",", True,
+     {"96550012345": "Ahmad Al-Sabah", "96560012345": "فاطمة", "96590012345": "Sara"}),
+    ("utf8bom_semicolon_quoted.csv", "utf-8-sig", ";", True,
+     {"96550012345": "Ahmad; the first", "96560012345": "فاطمة", "96590012345": "Sara"}),
+    ("excel_unicode_text.txt", "utf-16", "\t", True,
+     {"96550012345": "Ahmad Al-Sabah", "96560012345": "فاطمة", "96590012345": "Sara"}),
+    ("windows1256_arabic.csv", "cp1256", ",", True, {"96550012345": "محمد العلي", "96560012345": "نورة"}),
+    ("numbers_only_mixed.csv", "utf-8-sig", ",", False,
+     {"96550012345": "", "96560012345": "", "96590012345": "", "96541012345": "", "96551234567": ""}),
+    ("two_sheets.xlsx", "", ",", True, {"96550012345": "Ahmad", "96560012345": "Sara", "96590012345": "Text number"}),
+])
+def test_each_format_is_detected_and_imported(app, tmp_path, name, encoding, delimiter, header, expected):
+    account = make_account()
+    contact_import = upload(account, name, tmp_path)
+    layout = service.layout_of(contact_import)
+    assert (layout.encoding, layout.has_header) == (encoding, header)
+    if layout.file_format == "csv":
+        assert layout.delimiter == delimiter
+    finished = service.run_import(contact_import.id)
+    assert finished.status == "done"
+    assert numbers_in(finished.group) == expected
+    assert Group.get_by_id(finished.group_id).size == len(expected)
+
+
+def test_report_counts_duplicates_and_rejections_exactly(app, tmp_path):
+    account = make_account()
+    first = service.run_import(upload(account, "numbers_only_mixed.csv", tmp_path).id)
+    report = service.report(first)
+    assert report["imported"] == 5 and report["duplicates_in_file"] == 1 and report["rejected"] == 0
+    again = service.run_import(upload(account, "numbers_only_mixed.csv", tmp_path, group=first.group).id)
+    report = service.report(again)
+    assert report["imported"] == 0 and report["duplicates_in_group"] == 5 and report["duplicates_in_file"] == 1
+    assert Group.get_by_id(first.group_id).size == 5
+
+
+def test_xlsx_with_several_sheets_says_only_the_first_is_read(app, tmp_path):
+    contact_import = upload(make_account(), "two_sheets.xlsx", tmp_path)
+    assert "2 sheets" in contact_import.note and "Customers" in contact_import.note
+    report = service.report(service.run_import(contact_import.id))
+    assert report["rejected"] == 1 and report["rejected_rows"][0]["row"] == 6
+
+
+def test_every_row_invalid_keeps_exact_counts_and_a_sample(app, tmp_path):
+    finished = service.run_import(upload(make_account(), "all_invalid.csv", tmp_path).id)
+    assert finished.status == "done"
+    assert finished.rejected == 1500 and finished.imported == 0
+    sample = json.loads(finished.rejected_sample)
+    assert len(sample) == service.REJECTED_SAMPLE and sample[0][0] == 2 and sample[0][2]
+
+
+@pytest.mark.parametrize("name, message", [
+    ("empty.csv", "empty"),
+    ("header_only.csv", "No phone numbers were found"),
+    ("binary.csv", "does not look like a spreadsheet"),
+    ("corrupt.xlsx", "damaged"),
+])
+def test_bad_files_are_refused_with_a_reason_and_nothing_is_stored(app, tmp_path, name, message):
+    account = make_account()
+    uploads = tmp_path / "uploads"
+    with pytest.raises(FieldErrors) as error, open(FIXTURES / name, "rb") as handle:
+        service.save_upload(account, str(uploads), name, handle, 10**7)
+    assert message in str(error.value.errors["file"])
+    assert ContactImport.select().count() == 0 and list(uploads.iterdir()) == []
+
+
+def test_file_over_the_limit_is_refused(app, tmp_path):
+    uploads = tmp_path / "uploads"
+    with pytest.raises(FieldErrors) as error:
+        service.save_upload(make_account(), str(uploads), "big.csv", io.BytesIO(b"96550012345\n" * 200_000), 1024 * 1024)
+    assert "larger than 1 MB" in str(error.value.errors["file"])
+    assert list(uploads.iterdir()) == []
+
+
+def test_request_over_the_upload_limit_gets_a_clear_413_page(login, app):
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    browser, _ = login()
+    response = browser.post("/imports/new", data={"file": (io.BytesIO(b"1" * 5000), "big.csv"), "group": 0},
+                            content_type="multipart/form-data")
+    assert response.status_code == 413 and "larger than" in response.get_data(as_text=True)
+
+
+def test_user_can_correct_the_detected_mapping(app, tmp_path):
+    account = make_account()
+    contact_import = upload(account, "utf8_header_comma.csv", tmp_path)
+    service.change_layout(contact_import, has_header=False, number_column=1, name_column=None)
+    rows = service.preview_rows(contact_import)
+    assert rows[0][2] == "mobile" and not rows[0][3].ok  # the header is now read as a row
+    with pytest.raises(FieldErrors):
+        service.change_layout(contact_import, number_column=1, name_column=1)
+
+
+def test_upload_preview_and_job_through_the_pages_on_a_real_redis(login, app, redis_url, tmp_path):
+    app.config["UPLOAD_DIR"] = str(tmp_path)
+    browser, account = login()
+    with open(FIXTURES / "utf8bom_semicolon_quoted.csv", "rb") as handle:
+        response = browser.post("/imports/new", data={"file": (handle, "list.csv"), "group": 0, "new_group": "From file"},
+                                content_type="multipart/form-data")
+    assert response.status_code == 303
+    preview_url = response.headers["Location"]
+    page = browser.get(preview_url).get_data(as_text=True)
+    assert "Ahmad; the first" in page and "96550012345" in page and 'value="From file"' in page
+    response = browser.post(preview_url.split("?")[0], data={
+        "encoding": "utf-8-sig", "delimiter": ";", "has_header": "y", "number_column": 1, "name_column": 0,
+        "group": 0, "new_group": "From file", "action": "start"})
+    assert response.status_code == 303
+    contact_import = ContactImport.get()
+    assert contact_import.status == "queued"
+    status = browser.get(f"/imports/{contact_import.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'hx-trigger="load delay:1s"' in status  # polls while queued
+
+    queue = Queue("default", connection=Redis.from_url(redis_url))
+    assert queue.count == 1
+    with app.app_context():
+        SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    done = browser.get(f"/imports/{contact_import.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "load delay" not in done and 'data-testid="imported">3<' in done
+    assert Group.get(Group.name == "From file").size == 3
+
+
+def test_another_accounts_imports_answer_404(login, app, tmp_path):
+    owner = make_account()
+    contact_import = upload(owner, "utf8_header_comma.csv", tmp_path)
+    browser, _ = login()
+    for url in (f"/imports/{contact_import.id}", f"/imports/{contact_import.id}/preview",
+                f"/imports/{contact_import.id}/rejected.csv"):
+        assert browser.get(url).status_code == 404
+
+
+def test_command_line_import_prints_the_report(app, tmp_path):
+    account = make_account()
+    app.config["UPLOAD_DIR"] = str(tmp_path)
+    result = app.test_cli_runner().invoke(args=["contacts", "import", "--email", account.email, "--group", "CLI",
+                                                str(FIXTURES / "utf8_header_comma.csv")])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["imported"] == 3 and report["rejected"] == 1
+    assert report["rejected_rows"][0] == {"row": 5, "value": "9657119440",
+                                          "reason": "too short for Kuwait: 7 digits after 965, needs 8"}
