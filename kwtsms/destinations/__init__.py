@@ -1,0 +1,1 @@
+"""Destination countries: prices, coverage, and per-account activation."""
