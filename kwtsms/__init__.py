@@ -28,6 +28,8 @@ def create_app(test_config=None):
     if test_config:
         app.config.update(test_config)
     config_module.check_production_safety(app.config)
+    # Flask refuses bigger requests outright (413); the import form checks the exact limit.
+    app.config.setdefault("MAX_CONTENT_LENGTH", (app.config["MAX_UPLOAD_MB"] + 1) * 1024 * 1024)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     hops = int(app.config.get("PROXY_FIX_HOPS") or 0)
@@ -86,10 +88,33 @@ def _register_blueprints(app):
     from .admin.views import bp as admin_bp
     from .auth.views import bp as auth_bp
     from .dashboard.views import bp as dashboard_bp
+    from .groups.views import bp as groups_bp
     from .help.views import bp as help_bp
+    from .imports.views import bp as imports_bp
+    from .messages.views import bp as messages_bp
+    from .senders.views import bp as senders_bp
+    from .senders.admin_views import bp as senders_admin_bp
+    from .destinations.views import bp as destinations_bp
+    from .destinations.admin_views import bp as destinations_admin_bp
+    from .recharge.views import bp as recharge_bp
+    from .resellers.views import bp as resellers_bp
 
-    for bp in (auth_bp, dashboard_bp, help_bp, admin_bp):
+    for bp in (auth_bp, dashboard_bp, help_bp, admin_bp, groups_bp, imports_bp,
+               senders_bp, senders_admin_bp, destinations_bp, destinations_admin_bp):
         app.register_blueprint(bp)
+    for bp in (recharge_bp, resellers_bp, messages_bp):
+        app.register_blueprint(bp)
+    # The developer API (/API/..., JSON errors from its own handlers) and its settings pages.
+    from .api.settings_views import bp as api_settings_bp
+    from .api.views import bp as api_bp
+    for bp in (api_bp, api_settings_bp):
+        app.register_blueprint(bp)
+    # Support: tickets and complaints (/support/...) and the operator's inbox (/admin/support/...).
+    from .support.views import bp as support_bp
+    app.register_blueprint(support_bp)
+    # The dispatch engine's admin pages (/admin/dispatch, /admin/routes).
+    from .dispatch.views import bp as dispatch_bp
+    app.register_blueprint(dispatch_bp)
 
 
 def _register_error_pages(app):
@@ -101,7 +126,10 @@ def _register_error_pages(app):
     app.register_error_handler(403, page(403, _l("Not allowed"), _l("Your account cannot open this page.")))
     app.register_error_handler(404, page(404, _l("Not found"), _l("This page does not exist, or it belongs to another account.")))
     app.register_error_handler(405, page(405, _l("Not allowed"), _l("This address does not accept that kind of request.")))
-    app.register_error_handler(413, page(413, _l("Too large"), _l("The upload is larger than this portal accepts.")))
+    app.register_error_handler(413, lambda error: (render_template(
+        "error.html", code=413, title=_l("File too large"),
+        message=_l("The file is larger than %(mb)d MB. Split it into smaller files and upload them one by one.",
+                   mb=app.config["MAX_UPLOAD_MB"])), 413))
     app.register_error_handler(429, page(429, _l("Too many attempts"), _l("Too many attempts from your network. Wait a minute, then try again.")))
     app.register_error_handler(500, page(500, _l("Something went wrong"), _l("The error was logged. Try again in a moment.")))
     from flask_wtf.csrf import CSRFError
@@ -126,6 +154,9 @@ def _register_headers(app):
 def _register_template_helpers(app):
     from .formatting import register_filters
     register_filters(app)
+
+    # Lets a template link to an area only when it is installed.
+    app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
 
     @app.context_processor
     def layout_context():

@@ -1,6 +1,7 @@
 """Operator commands: `flask --app app <command>`. Each prints JSON for scripts."""
 import json
 import sys
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -15,9 +16,9 @@ from .models import ALL_MODELS, Account
 db_cli = AppGroup("db", help="Database schema migrations.")
 
 DEMO_ACCOUNTS = (
-    {"email": "admin@demo.kwtsms.local", "password": "demo-admin-pass", "role": Account.ADMIN,
+    {"email": "admin@example.com", "password": "demo-admin-pass", "role": Account.ADMIN,
      "company": "Portal operator", "contact_name": "Demo Admin", "mobile": "96550000001"},
-    {"email": "customer@demo.kwtsms.local", "password": "demo-customer-pass", "role": Account.CUSTOMER,
+    {"email": "customer@example.com", "password": "demo-customer-pass", "role": Account.CUSTOMER,
      "company": "Demo Trading Co.", "contact_name": "Demo Customer", "mobile": "96550000002", "points": 1000},
 )
 
@@ -115,7 +116,40 @@ def seed_demo_command():
     _echo_json({"demo_accounts": created})
 
 
+contacts_cli = AppGroup("contacts", help="Groups of numbers.")
+
+
+@contacts_cli.command("import")
+@click.option("--email", required=True, help="The account that owns the group.")
+@click.option("--group", "group_name", required=True, help="Group name; created when missing.")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def contacts_import_command(email, group_name, path):
+    """Import a CSV or .xlsx file into a group and print the report as JSON."""
+    from .groups.service import find_or_create_group
+    from .imports import service as imports
+
+    with db_module.db.connection_context():
+        account = Account.get_or_none(Account.email == auth_service.normalize_email(email))
+        if account is None:
+            _fail({"error": f"no account with email {email}"})
+        try:
+            group = find_or_create_group(account, group_name)
+            with open(path, "rb") as handle:
+                contact_import = imports.save_upload(account, current_app.config["UPLOAD_DIR"], Path(path).name,
+                                                     handle, current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
+        except FieldErrors as error:
+            _fail({"errors": {k: str(v) for k, v in error.errors.items()}})
+        imports.choose_group(contact_import, account, group=group)
+        report = imports.report(imports.run_import(contact_import.id))
+    _echo_json(report)
+    if report["status"] != "done":
+        sys.exit(1)
+
+
 def register_commands(app):
     app.cli.add_command(db_cli)
+    app.cli.add_command(contacts_cli)
     for command in (create_account_command, credit_command, seed_demo_command):
         app.cli.add_command(command)
+    from .api.commands import api_user_command
+    app.cli.add_command(api_user_command)

@@ -57,6 +57,50 @@ def from_environment():
         "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "kwtsms" / "translations"),
         "LANGUAGES": ("en", "ar"),
         "PAGE_SIZE": _int("PAGE_SIZE", 50),
+        # Uploaded contact files wait here for the import job: with workers on
+        # several hosts it must be a shared directory.
+        "UPLOAD_DIR": os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads")),
+        "MAX_UPLOAD_MB": _int("MAX_UPLOAD_MB", 50),
+        # kwtSMS refuses a send (ERR013) while this many of the account's messages wait.
+        "MAX_QUEUED_MESSAGES": _int("MAX_QUEUED_MESSAGES", 1000),
+        # Recharge (kwtsms.recharge): an unpaid order expires after this many minutes;
+        # provider keys here are used unless the admin stored others on the providers page.
+        "RECHARGE_ORDER_TTL_MINUTES": _int("RECHARGE_ORDER_TTL_MINUTES", 60),
+        "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", ""),
+        "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
+        "HOSTED_PAYMENT_URL": os.environ.get("HOSTED_PAYMENT_URL", ""),
+        "HOSTED_PAYMENT_MERCHANT_ID": os.environ.get("HOSTED_PAYMENT_MERCHANT_ID", ""),
+        "HOSTED_PAYMENT_SECRET": os.environ.get("HOSTED_PAYMENT_SECRET", ""),
+        # The developer API (kwtsms.api): requests per client IP (Flask-Limiter syntax;
+        # kwtSMS allows 5 a second), whether accounts have API access until the operator
+        # says otherwise, the largest request body, and delivery-report webhooks.
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "5 per second"),
+        "API_ACCESS_DEFAULT": _bool("API_ACCESS_DEFAULT", True),
+        "API_MAX_BODY_BYTES": _int("API_MAX_BODY_BYTES", 2 * 1024 * 1024),
+        "WEBHOOK_TIMEOUT_SECONDS": _int("WEBHOOK_TIMEOUT_SECONDS", 10),
+        "WEBHOOK_RETRY_DELAYS": os.environ.get("WEBHOOK_RETRY_DELAYS", "10,60,300,1800,7200"),
+        # Webhooks to loopback or private addresses are refused unless allowed (on outside production).
+        "WEBHOOK_ALLOW_PRIVATE": _bool("WEBHOOK_ALLOW_PRIVATE", not production),
+        # Dispatch (kwtsms.dispatch). Final states that give the points back (any of
+        # failed, rejected, expired; "none" for no refunds), recipients per RQ job, hours
+        # a message may wait before it expires, hours to wait for a delivery report
+        # after submitting, and whether numbers without a route go to the development
+        # sink (never in production: they wait for a route until they expire).
+        "DISPATCH_REFUND_STATES": os.environ.get("DISPATCH_REFUND_STATES", "failed,rejected,expired"),
+        "DISPATCH_BATCH_SIZE": _int("DISPATCH_BATCH_SIZE", 2000),
+        "DISPATCH_VALIDITY_HOURS": _int("DISPATCH_VALIDITY_HOURS", 24),
+        "DISPATCH_RECEIPT_WAIT_HOURS": _int("DISPATCH_RECEIPT_WAIT_HOURS", 48),
+        "DISPATCH_DEV_SINK": _bool("DISPATCH_DEV_SINK", not production),
+        # Seconds without a heartbeat before a batch's worker counts as dead.
+        "DISPATCH_STALE_SECONDS": _int("DISPATCH_STALE_SECONDS", 60),
+        "DISPATCH_UPSTREAM_POLL_SECONDS": _int("DISPATCH_UPSTREAM_POLL_SECONDS", 60),
+        # Support (kwtsms.support): undelivered messages may be reported this many hours
+        # after sending; customers' posts are emailed to SUPPORT_EMAIL (empty: none);
+        # attachments (images, PDF) live in ATTACHMENT_DIR, never under static/.
+        "COMPLAINT_WINDOW_HOURS": _int("COMPLAINT_WINDOW_HOURS", 24),
+        "SUPPORT_EMAIL": os.environ.get("SUPPORT_EMAIL", ""),
+        "ATTACHMENT_DIR": os.environ.get("ATTACHMENT_DIR", str(INSTANCE_DIR / "attachments")),
+        "ATTACHMENT_MAX_MB": _int("ATTACHMENT_MAX_MB", 5),
     }
 
 

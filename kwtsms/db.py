@@ -18,7 +18,7 @@ SQLITE_PRAGMAS = {
     "foreign_keys": 1,
     "busy_timeout": 15000,
     "synchronous": "normal",
-    "cache_size": -64000,
+    "cache_size": -8000,  # 8 MB per connection: memory stays flat as tables grow
 }
 
 
@@ -65,5 +65,18 @@ def init_app(app):
 
     @app.teardown_request
     def _close(exc):
-        if not db.is_closed():
-            db.close()
+        if db.is_closed():
+            return
+        if is_sqlite():
+            # Keep the thread's SQLite connection: opening one parses the schema again and
+            # closing the last one checkpoints the WAL, ~8 ms per request together.
+            if db.in_transaction():
+                db.rollback()
+            return
+        db.close()
+
+
+def for_update(query):
+    """Lock the selected rows until commit. SQLite needs nothing: our transactions
+    begin IMMEDIATE, so a writer already holds the whole database."""
+    return query if is_sqlite() else query.for_update()

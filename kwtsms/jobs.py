@@ -13,11 +13,23 @@ class QueueUnavailable(RuntimeError):
     """Redis is not configured or not reachable; the work was not queued."""
 
 
+_redis_clients = {}  # REDIS_URL -> client: one connection pool per process (redis-py resets it after a fork)
+
+
+def redis_client(url):
+    """A new Redis client per call would open (and introduce itself on) a new connection every time:
+    ~3 ms per API send. One client per URL and process instead."""
+    client = _redis_clients.get(url)
+    if client is None:
+        client = _redis_clients[url] = Redis.from_url(url)
+    return client
+
+
 def queue(name="default"):
     url = current_app.config["REDIS_URL"]
     if not url:
         raise QueueUnavailable("REDIS_URL is not set")
-    return Queue(name, connection=Redis.from_url(url))
+    return Queue(name, connection=redis_client(url))
 
 
 def enqueue(func, *args, job_id=None, retry=None, **options):

@@ -18,6 +18,10 @@ from kwtsms.db import db
 
 from .factories import DEFAULT_PASSWORD, make_account
 
+# Browser fixtures (live_server, browser, phone_page) live in one place, so the
+# session-wide Playwright instance is shared by every browser test module.
+pytest_plugins = ["tests.browser"]
+
 
 def _free_port():
     with socket.socket() as s:
@@ -94,17 +98,43 @@ def database_template(tmp_path_factory):
     _run_outside_transaction(base_url, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
     db_module.init_database(test_url)
     db_module.upgrade()
+    seeds = _snapshot_seed_rows()
     db.close()
-    yield "postgresql", test_url
+    yield "postgresql", (test_url, seeds)
     _run_outside_transaction(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _truncate_postgresql():
+def _postgresql_tables():
+    return [row[0] for row in db.execute_sql(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migration'")]
+
+
+def _snapshot_seed_rows():
+    """Rows the migrations seeded (countries, blocked names, packages...): kept across tests."""
+    seeds = {}
     with db.connection_context():
-        tables = [row[0] for row in db.execute_sql(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migration'")]
+        for table in _postgresql_tables():
+            cursor = db.execute_sql(f'SELECT * FROM "{table}"')
+            rows = cursor.fetchall()
+            if rows:
+                seeds[table] = ([column[0] for column in cursor.description], rows)
+    return seeds
+
+
+def _reset_postgresql(seeds):
+    """Empty every table, then put the seed rows back with their ids (faster than a new database)."""
+    with db.connection_context(), db.atomic():
+        tables = _postgresql_tables()
         if tables:
             db.execute_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+        db.execute_sql("SET CONSTRAINTS ALL DEFERRED")
+        for table, (columns, rows) in seeds.items():
+            names = ", ".join(f'"{c}"' for c in columns)
+            marks = ", ".join(["%s"] * len(columns))
+            db.cursor().executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
+            if "id" in columns:
+                db.execute_sql(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
+                               f'(SELECT MAX(id) FROM "{table}"))')
 
 
 @pytest.fixture
@@ -117,8 +147,9 @@ def database_url(database_template, tmp_path):
         if not db.is_closed():
             db.close()
         return
-    yield source
-    _truncate_postgresql()
+    url, seeds = source
+    yield url
+    _reset_postgresql(seeds)
     db.close()
 
 

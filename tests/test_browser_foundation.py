@@ -5,10 +5,15 @@ from playwright.sync_api import expect
 
 from kwtsms.models import Account
 
-from .browser import browser, live_server, phone_page  # noqa: F401 - fixtures
 
 SIGNUP = {"Company name": "Blue Pearl Trading", "Contact name": "Noura", "Mobile number": "+965 5123 4567",
           "Email": "noura@bluepearl.example", "Password": "pearl-divers-2026", "Repeat the password": "pearl-divers-2026"}
+
+
+def open_menu(page):
+    """Open the collapsed phone menu and wait for its animation to finish."""
+    page.get_by_role("button", name="Menu").click()
+    expect(page.locator("#main-nav")).to_have_class(re.compile(r"\bshow\b"))
 
 
 def _no_horizontal_scroll(page):
@@ -28,7 +33,7 @@ def test_sign_up_log_out_and_log_in_on_a_phone(phone_page):
     assert Account.get(Account.email == "noura@bluepearl.example").mobile == "96551234567"
 
     # The menu is collapsed on a phone: open it, then log out.
-    page.get_by_role("button", name="Menu").click()
+    open_menu(page)
     page.get_by_role("button", name="Log out").click()
     expect(page).to_have_url(re.compile(r"/login$"))
 
@@ -55,7 +60,7 @@ def test_signup_errors_appear_beside_the_fields(phone_page):
 def test_switch_to_arabic_gives_right_to_left_help(phone_page):
     page = phone_page
     page.goto("/help")
-    page.get_by_role("button", name="Menu").click()
+    open_menu(page)
     page.get_by_role("button", name="العربية").click()
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
     expect(page.locator("html")).to_have_attribute("lang", "ar")

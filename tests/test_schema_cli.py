@@ -33,9 +33,18 @@ def test_create_account_and_credit_commands(app):
     assert result.exit_code == 1 and Account.get_by_id(account.id).balance == 250
 
 
-def test_seed_demo_is_idempotent(app):
+def test_seed_demo_is_idempotent_and_its_logins_work(app):
     runner = app.test_cli_runner()
     first = json.loads(runner.invoke(args=["seed-demo"]).output)
     second = json.loads(runner.invoke(args=["seed-demo"]).output)
     assert first == second and len(first["demo_accounts"]) == 2
     assert Account.select().count() == 2
+    for demo in first["demo_accounts"]:  # exactly what `make run` prints must let a user in
+        response = app.test_client().post("/login", data={"email": demo["email"], "password": demo["password"]})
+        assert response.status_code == 302, demo
+
+
+def test_command_line_refuses_an_address_the_login_form_would_refuse(app):
+    result = app.test_cli_runner().invoke(args=["create-account", "--email", "ops@portal.local",
+                                                "--password", "operator-pass-1"])
+    assert result.exit_code == 1 and "valid email" in result.output

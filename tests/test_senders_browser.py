@@ -43,6 +43,7 @@ def test_request_approve_and_see_a_sender_id(phone_page, browser, live_server):
     admin_page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     try:
         _log_in(admin_page, "ops@portal.example")
+        admin_page.get_by_role("link", name="Admin").click()
         admin_page.get_by_role("link", name="Sender ID requests").click()
         admin_row = admin_page.locator("tr", has_text="BluePearl")
         expect(admin_row).to_contain_text("Blue Pearl")

@@ -60,6 +60,9 @@ def adjust_credit(admin, account, points, reason):
         with db.atomic():
             entry = ledger.adjust(account, points, actor=admin, reason=reason)
             audit(admin, "credit.adjusted", account, points=points, reason=reason, balance_after=entry.balance_after)
+        if points < 0:
+            from ..recharge.service import check_low_balance  # recharge imports audit() from here
+            check_low_balance(account.id)
     except ledger.InsufficientCredit as short:
         raise FieldErrors.single("points", _l(
             "The account has only %(available)d points; it cannot be debited %(required)d.",

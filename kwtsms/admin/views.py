@@ -23,6 +23,13 @@ def admin_required(view):
     return wrapper
 
 
+@bp.route("/")
+@admin_required
+def index():
+    """The operator's start page: every admin area, one click away (also without JavaScript)."""
+    return render_template("admin/index.html")
+
+
 @bp.route("/accounts")
 @admin_required
 def accounts():

@@ -4,6 +4,7 @@ import hashlib
 import logging
 import secrets
 
+from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from peewee import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -68,6 +69,11 @@ def create_account(*, email, password, role=Account.CUSTOMER, company="", contac
     """Create an account, or raise FieldErrors saying which field is wrong. Nothing is stored on error."""
     errors = {}
     email = normalize_email(email)
+    try:
+        # The login form checks addresses the same way: an account it would refuse is useless.
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        errors["email"] = _l("Enter a valid email address, like name@example.com.")
     if role not in Account.ROLES:
         errors["role"] = _l("Role must be one of: customer, reseller, admin.")
     if check_password and (problem := password_problem(password, email)):

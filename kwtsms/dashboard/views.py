@@ -1,7 +1,8 @@
 from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user, login_required
 
-from ..models import LedgerEntry
+from ..groups.service import groups_of
+from ..models import LedgerEntry, Message
 from ..pagination import paginate
 from ..scoping import owned
 
@@ -12,7 +13,9 @@ bp = Blueprint("dashboard", __name__)
 @login_required
 def index():
     recent_ledger = list(owned(LedgerEntry).order_by(LedgerEntry.id.desc()).limit(5))
-    return render_template("dashboard/index.html", recent_ledger=recent_ledger)
+    groups = list(groups_of(current_user).limit(5))
+    messages = list(owned(Message).order_by(Message.id.desc()).limit(5))
+    return render_template("dashboard/index.html", recent_ledger=recent_ledger, groups=groups, messages=messages)
 
 
 @bp.route("/account/ledger")

@@ -23,6 +23,33 @@ class Account(UserMixin, BaseModel):
     # Bumped when the password changes, so old sessions and remember-me cookies die.
     session_version = IntegerField(default=0)
     created_at = DateTimeField(default=utcnow)
+    # The mobile number confirmed with a one-time code (kwtsms.senders), and when;
+    # verified only while it still equals `mobile`.
+    mobile_verified_number = CharField(max_length=15, null=True)
+    mobile_verified_at = DateTimeField(null=True)
+    # Recharge and resellers (kwtsms.recharge, kwtsms.resellers). A customer of a
+    # reseller has `parent` set; resellers may list themselves on /resellers.
+    parent = ForeignKeyField("self", null=True, backref="customers", on_delete="SET NULL")
+    listed_publicly = BooleanField(default=False)
+    public_phone = CharField(max_length=30, default="")
+    public_email = CharField(max_length=254, default="")
+    public_website = CharField(max_length=200, default="")
+    # Points; 0 means no alert. `low_balance_alerted` is set when the one email
+    # went out and cleared when the balance is back at or above the threshold.
+    low_balance_threshold = IntegerField(default=0)
+    low_balance_alerted = BooleanField(default=False)
+    # The developer API (kwtsms.api). The operator grants access (None: the
+    # API_ACCESS_DEFAULT setting decides); the account turns it on and off.
+    # The API password is stored hashed; `api_credentials_version` is bumped
+    # whenever it changes, which retires every cached verification.
+    api_access_granted = BooleanField(null=True)
+    api_enabled = BooleanField(default=False)
+    api_username = CharField(max_length=64, null=True, unique=True)  # stored lower-cased
+    api_password_hash = CharField(max_length=255, default="")
+    api_credentials_version = IntegerField(default=0)
+    api_ip_whitelist = TextField(default="")  # addresses and CIDR ranges, one a line; empty: any
+    webhook_url = CharField(max_length=500, default="")  # delivery reports are POSTed here
+    webhook_secret = CharField(max_length=64, default="")  # HMAC-SHA256 key of their signature
 
     def get_id(self):
         return f"{self.id}:{self.session_version}"
