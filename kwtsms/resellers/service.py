@@ -90,41 +90,41 @@ def _reference():
     return "TR" + secrets.token_hex(5).upper()
 
 
+def _move_points(reseller, source, target, points, reason, action, refusal):
+    """One ledger transfer between a reseller and their customer, audited; returns both rows.
+
+    `refusal(short)` words the error when the source has too few points.
+    """
+    try:
+        with db.atomic():
+            out, into = ledger.transfer(source, target, points, actor=reseller, reason=reason,
+                                        reference=_reference())
+            customer = target if source.id == reseller.id else source
+            audit(reseller, action, customer, points=points, reason=reason, source_balance_after=out.balance_after)
+    except ledger.InsufficientCredit as short:
+        raise FieldErrors.single("points", refusal(short))
+    check_low_balance(source.id)
+    return out, into
+
+
 def transfer_to_customer(reseller, customer_id, points, reason=""):
     """Move points from the reseller to one of their customers (one ledger transfer)."""
     customer = _own_customer(reseller, customer_id)
-    points = _points(points)
     reason = (reason or "").strip()[:300] or f"Transfer from reseller {reseller.display_name}"
-    try:
-        with db.atomic():
-            out, _into = ledger.transfer(reseller, customer, points, actor=reseller, reason=reason,
-                                         reference=_reference())
-            audit(reseller, "reseller.transfer", customer, points=points, reason=reason,
-                  reseller_balance_after=out.balance_after)
-    except ledger.InsufficientCredit as short:
-        raise FieldErrors.single("points", _l(
-            "You have only %(available)d points; you cannot transfer %(required)d.",
-            available=short.available, required=short.required))
-    check_low_balance(reseller.id)
+    out, _into = _move_points(reseller, reseller, customer, _points(points), reason, "reseller.transfer",
+                              lambda short: _l("You have only %(available)d points; you cannot transfer %(required)d.",
+                                               available=short.available, required=short.required))
     return out
 
 
 def take_back(reseller, customer_id, points, reason=""):
     """Move unused points from a customer back to the reseller."""
     customer = _own_customer(reseller, customer_id)
-    points = _points(points)
     reason = (reason or "").strip()[:300] or f"Taken back by reseller {reseller.display_name}"
-    try:
-        with db.atomic():
-            out, into = ledger.transfer(customer, reseller, points, actor=reseller, reason=reason,
-                                        reference=_reference())
-            audit(reseller, "reseller.take_back", customer, points=points, reason=reason,
-                  customer_balance_after=out.balance_after)
-    except ledger.InsufficientCredit as short:
-        raise FieldErrors.single("points", _l(
-            "The customer has only %(available)d unused points; you cannot take back %(required)d.",
-            available=short.available, required=short.required))
-    check_low_balance(customer.id)
+    _out, into = _move_points(reseller, customer, reseller, _points(points), reason, "reseller.take_back",
+                              lambda short: _l("The customer has only %(available)d unused points; you cannot "
+                                               "take back %(required)d.",
+                                               available=short.available, required=short.required))
     return into
 
 
