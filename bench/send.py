@@ -23,7 +23,7 @@ def main():
     redis_process, redis_url = start_redis(workdir)
     try:
         app = fresh_app(f"sqlite:///{workdir}/bench.db", REDIS_URL=redis_url, WTF_CSRF_ENABLED=False,
-                        RATELIMIT_ENABLED=False, MAX_QUEUED_MESSAGES=10**6)
+                        MAX_QUEUED_MESSAGES=10**6)
         with app.app_context():
             from kwtsms import ledger
             from kwtsms.auth.service import create_account

@@ -8,7 +8,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
 from . import db as db_module
-from .extensions import babel, csrf, limiter, login_manager
+from . import ratelimit
+from .extensions import babel, csrf, login_manager
 from .i18n import current_language, select_locale, text_direction
 from .models import Account
 
@@ -49,10 +50,12 @@ def create_app(test_config=None):
 
 
 def _init_extensions(app):
-    app.config.setdefault("RATELIMIT_STORAGE_URI", _limits_storage_uri(app.config["REDIS_URL"]))
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+    for setting in ("LOGIN_RATE_LIMIT", "API_RATE_LIMIT"):  # a typo fails at start, not on the first request
+        try:
+            ratelimit.parse(app.config[setting])
+        except ValueError as error:
+            raise RuntimeError(f"{setting}: {error}") from None
     csrf.init_app(app)
-    limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Kuwait")
 
     login_manager.init_app(app)
@@ -73,15 +76,6 @@ def _init_extensions(app):
         if account is None or account.session_version != version or account.is_blocked:
             return None
         return account
-
-
-def _limits_storage_uri(redis_url):
-    """Flask-Limiter's spelling of our Redis URL (it names unix sockets redis+unix://)."""
-    if not redis_url:
-        return "memory://"
-    if redis_url.startswith("unix://"):
-        return "redis+unix://" + redis_url[len("unix://"):]
-    return redis_url
 
 
 def _register_blueprints(app):

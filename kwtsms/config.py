@@ -71,7 +71,7 @@ def from_environment():
         "HOSTED_PAYMENT_URL": os.environ.get("HOSTED_PAYMENT_URL", ""),
         "HOSTED_PAYMENT_MERCHANT_ID": os.environ.get("HOSTED_PAYMENT_MERCHANT_ID", ""),
         "HOSTED_PAYMENT_SECRET": os.environ.get("HOSTED_PAYMENT_SECRET", ""),
-        # The developer API (kwtsms.api): requests per client IP (Flask-Limiter syntax;
+        # The developer API (kwtsms.api): requests per client IP ("5 per second", "50/minute";
         # kwtSMS allows 5 a second), whether accounts have API access until the operator
         # says otherwise, the largest request body, and delivery-report webhooks.
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "5 per second"),

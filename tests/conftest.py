@@ -160,7 +160,6 @@ def app_config(database_url, redis_url):
         "SECRET_KEY": "test-secret",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
-        "RATELIMIT_STORAGE_URI": redis_url,
         "WTF_CSRF_ENABLED": False,
         "SMTP_HOST": "",
     }

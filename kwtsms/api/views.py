@@ -9,10 +9,11 @@ import logging
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, abort, current_app, request
 from werkzeug.exceptions import HTTPException, default_exceptions
 
-from ..extensions import csrf, limiter
+from .. import ratelimit
+from ..extensions import csrf
 from . import service, webhooks  # noqa: F401  (webhooks: connects the delivery-report receiver)
 from .service import ApiError
 
@@ -69,8 +70,9 @@ def _read_params():
 
 @bp.route("/API/<name>/", methods=METHODS)
 @bp.route("/API/<name>", methods=METHODS)
-@limiter.limit(lambda: current_app.config["API_RATE_LIMIT"])
 def call(name):
+    if not ratelimit.hit("api", "API_RATE_LIMIT"):
+        abort(429)
     if request.method != "POST":
         return error_response(ApiError("ERR405", f"Use POST for /API/{name}/; credentials never go in a URL.",
                                        405), {"Allow": "POST"})

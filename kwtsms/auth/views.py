@@ -1,9 +1,9 @@
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from .. import ratelimit
 from ..errors import FieldErrors, apply_to_form
-from ..extensions import limiter
 from ..mail import send_mail
 from . import service
 from .forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, ResetPasswordForm, SignupForm
@@ -38,16 +38,12 @@ def signup():
     return render_template("auth/signup.html", form=form)
 
 
-def _login_failed(response):
-    # Only failed attempts count toward the limit; a successful login redirects.
-    return request.method == "POST" and response.status_code == 200
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"], deduct_when=_login_failed)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.index"))
+    if request.method == "POST" and ratelimit.exhausted("login", "LOGIN_RATE_LIMIT"):
+        abort(429)
     form = LoginForm()
     if form.validate_on_submit():
         try:
@@ -60,6 +56,8 @@ def login():
         else:
             login_user(account, remember=form.remember.data)
             return redirect(_safe_next(url_for("dashboard.index")))
+    if request.method == "POST":
+        ratelimit.hit("login", "LOGIN_RATE_LIMIT")  # only failed attempts count: a success redirected
     return render_template("auth/login.html", form=form)
 
 
@@ -89,8 +87,9 @@ def change_password():
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def forgot_password():
+    if request.method == "POST" and not ratelimit.hit("password-reset", "LOGIN_RATE_LIMIT"):
+        abort(429)
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         max_age = current_app.config["PASSWORD_RESET_MAX_AGE"]

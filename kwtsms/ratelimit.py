@@ -1,0 +1,83 @@
+"""Rate limits per client IP: failed logins, password-reset requests, API calls.
+
+A limit is written like "5 per second", "10 per minute" or "100/hour" (settings
+LOGIN_RATE_LIMIT and API_RATE_LIMIT) and counted in fixed windows: in Redis, one
+pipelined INCR + EXPIRE shared by every web process; in process memory while Redis
+is unreachable, so an outage neither locks everybody out nor lifts the limit.
+
+This replaces Flask-Limiter, whose check on every request (limited or not) cost
+about 1 ms of CPU: a quarter of what an API send costs in all.
+"""
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass
+
+from flask import current_app, request
+from redis.exceptions import RedisError
+
+from .jobs import redis_client
+
+log = logging.getLogger("kwtsms.ratelimit")
+
+UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_FORMAT = re.compile(r"(\d+)\s*(?:per|/)\s*(\d+)?\s*(second|minute|hour|day)s?", re.IGNORECASE)
+MEMORY_KEYS = 100_000  # the in-memory fallback forgets everything beyond this many counters
+
+
+@dataclass(frozen=True)
+class Limit:
+    count: int
+    seconds: int
+
+
+_parsed = {}
+_memory = {}
+_memory_lock = threading.Lock()
+
+
+def parse(text):
+    """"5 per second" -> Limit(5, 1); "100 per 2 hours" -> Limit(100, 7200). ValueError otherwise."""
+    limit = _parsed.get(text)
+    if limit is None:
+        match = _FORMAT.fullmatch((text or "").strip())
+        if not match:
+            raise ValueError(f"not a rate limit: {text!r} (write it like '5 per second' or '10 per minute')")
+        count, multiple, unit = match.groups()
+        limit = _parsed[text] = Limit(int(count), int(multiple or 1) * UNITS[unit.lower()])
+    return limit
+
+
+def _counted(key, seconds, add):
+    """Hits counted in the current window of `key`, after adding `add` (0: just read)."""
+    key = f"kwtsms:rate:{key}:{int(time.time() // seconds)}"
+    url = current_app.config["REDIS_URL"]
+    if url:
+        try:
+            client = redis_client(url)
+            if not add:
+                return int(client.get(key) or 0)
+            pipe = client.pipeline(transaction=False)
+            pipe.incrby(key, add)
+            pipe.expire(key, seconds + 1)
+            return pipe.execute()[0]
+        except RedisError as error:
+            log.warning("rate limit counted in memory: Redis unavailable (%s)", error)
+    with _memory_lock:
+        if len(_memory) > MEMORY_KEYS:
+            _memory.clear()
+        _memory[key] = _memory.get(key, 0) + add
+        return _memory[key]
+
+
+def hit(name, setting):
+    """Count one request of the client against the limit in config[setting]; False when over it."""
+    limit = parse(current_app.config[setting])
+    return _counted(f"{name}:{request.remote_addr}", limit.seconds, 1) <= limit.count
+
+
+def exhausted(name, setting):
+    """Has the client used up the limit in config[setting] (without counting this request)?"""
+    limit = parse(current_app.config[setting])
+    return _counted(f"{name}:{request.remote_addr}", limit.seconds, 0) >= limit.count
