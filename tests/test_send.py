@@ -6,12 +6,18 @@ from redis import Redis
 from rq import Queue
 
 from kwtsms import ledger
+from kwtsms.dispatch import stream
 from kwtsms.groups import service as groups
 from kwtsms.messages import service
 from kwtsms.messages.service import SendRefused
 from kwtsms.models import Account, Message, Recipient, utcnow
 
 from .factories import make_account
+
+
+def streamed(redis_url):
+    """Ids of the messages waiting in the dispatch stream."""
+    return [int(i) for i in Redis.from_url(redis_url).lrange(stream.LIST_KEY, 0, -1)]
 
 
 def balance(account):
@@ -37,11 +43,21 @@ def test_send_to_typed_numbers_charges_and_queues(customer, redis_url):
     assert message.points == 2 and balance(customer) == 998 and result.balance_after == 998
     assert sorted(r.mobile for r in message.recipients) == ["96550000001", "96551234567"]
     assert all(r.status == "queued" for r in message.recipients)
-    jobs = Queue("default", connection=Redis.from_url(redis_url))
-    assert jobs.job_ids == [f"dispatch-{message.msg_id}"]
+    # A small message goes to the dispatch stream, with one drain job to take it.
+    assert streamed(redis_url) == [message.id]
+    assert Queue("dispatch", connection=Redis.from_url(redis_url)).count == 1
+    assert Queue("default", connection=Redis.from_url(redis_url)).count == 0
     assert Message.get_by_id(message.id).enqueued_at is not None
     assert len(message.msg_id) == 32
     assert_ledger_exact(customer)
+
+
+def test_a_campaign_gets_its_own_dispatch_job(customer, redis_url):
+    numbers = [f"9655{i:07d}" for i in range(stream.MAX_RECIPIENTS + 1)]
+    message = service.send_message(customer, sender="KWT-SMS", text="Offer", numbers=numbers).message
+    assert Queue("default", connection=Redis.from_url(redis_url)).job_ids == [f"dispatch-{message.msg_id}"]
+    assert streamed(redis_url) == []
+    assert Message.get_by_id(message.id).enqueued_at is not None
 
 
 def test_groups_and_numbers_are_merged_without_duplicates_and_opt_outs_skipped(customer):
@@ -166,7 +182,8 @@ def test_sweep_queues_messages_accepted_while_redis_was_down(customer, app, redi
     with app.app_context():
         assert service.sweep_unqueued(now=later) == 1
         assert service.sweep_unqueued(now=later) == 0
-    assert Queue("default", connection=Redis.from_url(redis_url)).job_ids == [f"dispatch-{result.message.msg_id}"]
+    assert streamed(redis_url) == [result.message.id]
+    assert Message.get_by_id(result.message.id).enqueued_at is not None
 
 
 def test_mixed_countries_are_priced_by_each_destination(customer):

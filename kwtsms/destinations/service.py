@@ -22,7 +22,7 @@ from peewee import IntegrityError, Value, fn
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from ..admin.service import audit
-from ..db import db
+from ..db import db, fetch_all
 from ..errors import FieldErrors
 from ..models import Account, AccountCountry, Country, CountryRequest, utcnow
 
@@ -84,7 +84,8 @@ def country_for_number(number):
 
 
 def _account_id(account):
-    return account.id if isinstance(account, Account) else int(account)
+    """An account's id, given the account (or anything with its id) or the id itself."""
+    return int(getattr(account, "id", account))
 
 
 class Coverage:
@@ -95,9 +96,9 @@ class Coverage:
 
     def __init__(self, account):
         self.table = _table()
-        self.own = {row.country_id: row.is_active for row in
-                    AccountCountry.select(AccountCountry.country, AccountCountry.is_active)
-                    .where(AccountCountry.account == _account_id(account))}
+        # Raw SQL: every API send asks this (see kwtsms.db.sql).
+        self.own = {country_id: bool(is_active) for country_id, is_active in fetch_all(
+            "SELECT country_id, is_active FROM account_country WHERE account_id = ?", (_account_id(account),))}
 
     def is_active(self, country):
         return country is not None and self.own.get(country.id, country.active_by_default)

@@ -17,6 +17,7 @@ log = logging.getLogger("kwtsms.dispatch.clock")
 def tasks(config):
     from ..messages.service import sweep_unqueued
     from . import service
+    from . import stream
     from .providers import kwtsms_upstream, sink
     return [
         # (name, seconds between runs, function)
@@ -24,6 +25,7 @@ def tasks(config):
         ("pending receipts", 2, service.match_pending_receipts),
         ("reconcile stuck", 10, service.reconcile_stuck),
         ("rescue lost jobs", 10, service.rescue),
+        ("drain the stream", 10, stream.ensure_draining),
         ("close finished messages", 10, service.sweep_finished),
         ("queue lost sends", 30, sweep_unqueued),
         ("expire overdue", 60, service.expire_overdue),

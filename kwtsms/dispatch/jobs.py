@@ -1,14 +1,15 @@
-"""RQ jobs of the dispatch engine: one per message (cut into batches), one per batch.
+"""RQ jobs of the dispatch engine: one per campaign (cut into batches), one per batch,
+and the drain job of the stream of small messages (kwtsms.dispatch.stream).
 
-`dispatch_message` is what kwtsms.messages.service enqueues after a send commits.
-Batch jobs go to the "dispatch" queue, which the worker serves first.
+`dispatch_message` is what kwtsms.messages.service enqueues after a campaign's send
+commits. Batch and drain jobs go to the "dispatch" queue, which the worker serves first.
 """
 import logging
 
 from redis.exceptions import RedisError
 
 from ..jobs import job, queue
-from . import providers, runner, service
+from . import providers, runner, service, stream
 
 log = logging.getLogger("kwtsms.dispatch")
 
@@ -29,6 +30,14 @@ def dispatch_message(message_id):
 def dispatch_batch(batch_id):
     try:
         return runner.run_batch(batch_id)
+    finally:
+        _release_if_idle()
+
+
+@job
+def drain_stream():
+    try:
+        return stream.drain()
     finally:
         _release_if_idle()
 

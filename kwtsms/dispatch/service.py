@@ -182,13 +182,14 @@ class Router:
     """Longest prefix wins; "" is the default route. Reloaded every few seconds."""
 
     def __init__(self, ttl=5.0):
-        self.ttl, self.loaded_at, self.routes, self.providers = ttl, 0.0, [], {}
+        self.ttl, self.loaded_at, self.routes, self.providers, self.sink = ttl, 0.0, [], {}, None
 
     def _load(self):
         providers = {p.id: p for p in DispatchProvider.select()}
         routes = [(r.prefix, r.provider_id) for r in DispatchRoute.select(DispatchRoute.prefix, DispatchRoute.provider)]
         routes.sort(key=lambda route: len(route[0]), reverse=True)
         self.routes, self.providers, self.loaded_at = routes, providers, time.monotonic()
+        self.sink = None
 
     def refresh(self):
         self.loaded_at = 0.0
@@ -201,7 +202,9 @@ class Router:
                 provider = self.providers.get(provider_id)
                 return provider if provider is not None and provider.is_enabled else None
         if current_app.config.get("DISPATCH_DEV_SINK"):
-            return dev_sink()
+            if self.sink is None:  # looked up once per reload, not once per number
+                self.sink = dev_sink()
+            return self.sink
         return None
 
 

@@ -18,11 +18,13 @@ from redis.exceptions import RedisError
 
 from .. import ledger, phone, smstext
 from ..api.content import content_refusal
-from ..db import db, for_update
+from ..db import db, fetch_all, fetch_one, for_update, placeholders
+from ..dispatch import stream
 from ..destinations.service import coverage_for
 from ..jobs import QueueUnavailable, queue
 from ..recharge.service import check_low_balance
-from ..models import Account, Contact, Group, LedgerEntry, Message, OptOut, Recipient, utcnow
+from ..models import Account, Contact, Group, Message, OptOut, Recipient, utcnow
+from ..models.messages import new_message_id
 from ..senders.service import check_sender
 
 log = logging.getLogger("kwtsms.messages")
@@ -31,6 +33,8 @@ DISPATCH_JOB = "kwtsms.dispatch.jobs.dispatch_message"  # the dispatch engine's 
 MAX_API_NUMBERS = 200
 REPEAT_WINDOW = datetime.timedelta(seconds=15)
 INSERT_BATCH = 3000  # x 9 columns stays under SQLite's 32,766 bound parameters
+IN_LIST = 500  # values per IN (...) list
+OPT_OUT_LOOKUP_LIMIT = 2000  # above this many numbers a send reads the whole opt-out list
 
 
 class SendRefused(ValueError):
@@ -98,12 +102,25 @@ def collect_audience(account, numbers=(), group_ids=()):
             for mobile, name in (Contact.select(Contact.mobile, Contact.name)
                                  .where(Contact.group.in_(own)).order_by(Contact.id).tuples().iterator()):
                 audience.add(mobile, name)
-    opted_out = {m for (m,) in OptOut.select(OptOut.mobile).where(OptOut.account == account.id).tuples()}
+    opted_out = _opted_out(account.id, audience.numbers) if audience.numbers else ()
     if opted_out:
         for number in [n for n in audience.numbers if n in opted_out]:
             del audience.numbers[number]
             audience.opted_out += 1
     return audience
+
+
+def _opted_out(account_id, numbers):
+    """Which of `numbers` are on the account's opt-out list."""
+    if len(numbers) > OPT_OUT_LOOKUP_LIMIT:  # a campaign: reading the whole list is cheaper
+        return {m for (m,) in fetch_all("SELECT mobile FROM opt_out WHERE account_id = ?", (account_id,))}
+    numbers = list(numbers)
+    found = set()
+    for start in range(0, len(numbers), IN_LIST):
+        part = numbers[start:start + IN_LIST]
+        found.update(m for (m,) in fetch_all(f"SELECT mobile FROM opt_out WHERE account_id = ? "
+                                             f"AND mobile IN ({placeholders(len(part))})", (account_id, *part)))
+    return found
 
 
 # --- price -------------------------------------------------------------------
@@ -181,19 +198,25 @@ def prepare(account, *, sender, text, numbers=(), group_ids=()):
 
 def _check_repeat(account, numbers, now):
     """ERR028: the same number was sent to less than 15 seconds ago (API sends)."""
-    since = now - REPEAT_WINDOW
-    recent = (Recipient.select(Recipient.mobile).join(Message)
-              .where(Message.account == account.id, Message.created_at > since, Message.is_test == False,  # noqa: E712
-                     Recipient.mobile.in_(list(numbers)))
-              .limit(1).scalar())
-    if recent:
-        raise SendRefused("ERR028", _l("%(number)s was sent a message less than 15 seconds ago; nothing was sent.",
-                                       number=recent), "numbers")
+    numbers = list(numbers)
+    for start in range(0, len(numbers), IN_LIST):
+        part = numbers[start:start + IN_LIST]
+        recent = fetch_one(
+            "SELECT recipient.mobile FROM recipient JOIN message ON message.id = recipient.message_id "
+            f"WHERE recipient.mobile IN ({placeholders(len(part))}) AND message.account_id = ? "
+            "AND message.created_at > ? AND message.is_test = ? LIMIT 1", (*part, account.id, now - REPEAT_WINDOW, False))
+        if recent:
+            raise SendRefused("ERR028", _l("%(number)s was sent a message less than 15 seconds ago; nothing was "
+                                           "sent.", number=recent[0]), "numbers")
 
 
 def _check_queue_room(account):
+    """ERR013: too many messages waiting to go out (queued or scheduled; not those the
+    workers already took)."""
     limit = current_app.config["MAX_QUEUED_MESSAGES"]
-    waiting = Message.select().where(Message.account == account.id, Message.status.in_(Message.OPEN)).count()
+    # Counting stops at the limit: a full queue is not counted to the end on every send.
+    (waiting,) = fetch_one("SELECT COUNT(*) FROM (SELECT 1 FROM message WHERE account_id = ? AND status IN (?, ?) "
+                           "LIMIT ?) AS waiting", (account.id, Message.QUEUED, Message.SCHEDULED, limit))
     if waiting >= limit:
         raise SendRefused("ERR013", _l("You already have %(n)d messages waiting to be sent; wait for them "
                                        "or cancel some.", n=waiting), "message")
@@ -213,11 +236,38 @@ def _insert_recipients(message_id, rows, status):
                        f"updated_at) VALUES {values}", params)
 
 
+_MESSAGE_COLUMNS = ("account_id", "msg_id", "sender", "text", "encoding", "pages", "recipients_count", "points",
+                    "status", "source", "is_test", "scheduled_at", "enqueued_at", "created_at")
+_INSERT_MESSAGE = (f"INSERT INTO message ({', '.join(_MESSAGE_COLUMNS)}) "
+                   f"VALUES ({placeholders(len(_MESSAGE_COLUMNS))}) RETURNING id")
+
+
+def _create_message(**values):
+    """Message.create() in one raw INSERT: the ORM would cost more than the rest of an API send."""
+    message = Message(msg_id=new_message_id(), **values)
+    message.id = fetch_one(_INSERT_MESSAGE, [getattr(message, column) for column in _MESSAGE_COLUMNS])[0]
+    return message
+
+
+@dataclass
+class _Sender:
+    """What a send reads of its account, fresh from the database."""
+    id: int
+    is_blocked: bool
+    balance: int
+    low_balance_threshold: int
+
+
+def _fresh_account(account_id):
+    row = fetch_one("SELECT is_blocked, balance, low_balance_threshold FROM account WHERE id = ?", (account_id,))
+    return _Sender(account_id, bool(row[0]), row[1], row[2])
+
+
 def send_message(account, *, sender, text, numbers=(), group_ids=(), schedule_at=None, test=False,
                  source=Message.WEB, repeat_guard=False, now=None):
     """Accept a send: all of it, or nothing (SendRefused). Returns a SendResult."""
     now = now or utcnow()
-    account = Account.get_by_id(account.id)
+    account = _fresh_account(account.id)
     if account.is_blocked:
         raise SendRefused("ERR005", _l("This account is blocked."), "message")
     if schedule_at is not None and schedule_at <= now:
@@ -230,15 +280,18 @@ def send_message(account, *, sender, text, numbers=(), group_ids=(), schedule_at
         _check_queue_room(account)
 
     status = Message.TEST if test else (Message.SCHEDULED if schedule_at else Message.QUEUED)
+    # Small messages go to the dispatch stream right after the commit: marked as
+    # handed over in the same INSERT, unmarked if Redis refuses them (see enqueue_dispatch).
+    streamed = not test and stream.takes(quote.count, schedule_at)
     with db.atomic():
-        message = Message.create(
+        message = _create_message(
             account=account.id, sender=sender, text=info.text, encoding=info.encoding, pages=info.pages,
             recipients_count=quote.count, points=0 if test else quote.points, status=status, source=source,
-            is_test=test, scheduled_at=schedule_at, created_at=now)
+            is_test=test, scheduled_at=schedule_at, enqueued_at=now if streamed else None, created_at=now)
         balance_after = account.balance
         if not test:
             try:
-                entry = ledger.charge(account, quote.points, reason=_charge_reason(message),
+                entry = ledger.charge(account.id, quote.points, reason=_charge_reason(message),
                                       reference=message.msg_id)
             except ledger.InsufficientCredit as short:
                 code = "ERR010" if short.available == 0 else "ERR011"
@@ -260,11 +313,23 @@ def _charge_reason(message):
 
 
 def enqueue_dispatch(message):
-    """Hand an accepted message to the dispatch workers (now, or at its scheduled time).
+    """Hand an accepted message to the dispatch workers (now, or at its scheduled time):
+    small ones to the dispatch stream, campaigns and scheduled ones as their own job.
 
     A failure here loses nothing: the message stays without `enqueued_at` and
     the sweep queues it later.
     """
+    if stream.takes(message.recipients_count, message.scheduled_at):
+        if stream.push([message.id]):
+            if message.enqueued_at is None:
+                _mark_enqueued(message)
+            return True
+        log.warning("message %s not handed to the dispatch stream yet; the sweep will queue it", message.msg_id)
+        if message.enqueued_at is not None:
+            message.enqueued_at = None
+            with db.atomic():
+                Message.update(enqueued_at=None).where(Message.id == message.id).execute()
+        return False
     try:
         jobs = queue()
         job_id = f"dispatch-{message.msg_id}"
@@ -275,10 +340,14 @@ def enqueue_dispatch(message):
     except (QueueUnavailable, RedisError) as error:
         log.warning("message %s not queued yet (%s); the sweep will queue it", message.msg_id, error)
         return False
+    _mark_enqueued(message)
+    return True
+
+
+def _mark_enqueued(message):
     message.enqueued_at = utcnow()
     with db.atomic():
         Message.update(enqueued_at=message.enqueued_at).where(Message.id == message.id).execute()
-    return True
 
 
 def sweep_unqueued(now=None, grace=datetime.timedelta(seconds=30)):

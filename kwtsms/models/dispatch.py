@@ -52,7 +52,8 @@ class DispatchRoute(BaseModel):
 
 
 class DispatchBatch(BaseModel):
-    """A run of one message's recipients (an id range) handled by one RQ job at a time.
+    """A run of one message's recipients (an id range) handled by one RQ job at a time,
+    or (`message` None) one group run of small messages (kwtsms.dispatch.stream).
 
     `token` marks the recipients the current run claimed; while the run works it
     refreshes `heartbeat_at`. A stale heartbeat means the worker died: its
@@ -61,7 +62,7 @@ class DispatchBatch(BaseModel):
     QUEUED, RUNNING, WAITING, DONE = "queued", "running", "waiting", "done"
     OPEN = (QUEUED, RUNNING, WAITING)
 
-    message = ForeignKeyField(Message, backref="+", on_delete="CASCADE")
+    message = ForeignKeyField(Message, backref="+", on_delete="CASCADE", null=True)
     first_id = IntegerField()
     last_id = IntegerField()
     size = IntegerField()

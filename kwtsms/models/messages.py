@@ -36,7 +36,7 @@ class Message(BaseModel):
     finished_at = DateTimeField(null=True)
 
     class Meta:
-        indexes = ((("account", "id"), False), (("status", "enqueued_at"), False))
+        indexes = ((("account", "id"), False), (("status", "enqueued_at"), False), (("account", "status"), False))
 
 
 class Recipient(BaseModel):

@@ -1,0 +1,220 @@
+"""Small messages (an API send to a few numbers) dispatched many at a time.
+
+A campaign is cut into batches of recipients, one RQ job each (kwtsms.dispatch.jobs).
+For a message to one number that would cost two jobs and some thirty statements: at
+a thousand API sends a second the worker would do nothing but bookkeeping. Instead,
+after its commit the send path pushes a small message's id on a Redis list (`push`),
+and one drain job at a time (`drain`) pops the ids by the hundred and dispatches each
+lot as one group run: one claim for all their recipients, one provider call per
+message, one transaction recording every answer.
+
+The list is only a hint; safety comes from the database as for batches. A group
+run is a DispatchBatch row without a message: its token and heartbeat mark its
+claims as live, so after a crash `reconcile_stuck` fails and refunds what it left
+mid-submit. A message popped but never claimed (the worker died first, Redis lost
+the list) is still queued with its `enqueued_at` set: the clock's `rescue` pushes it
+again. Pushing a message twice does nothing twice: claims are atomic.
+"""
+import datetime
+import logging
+import secrets
+import time
+from collections import defaultdict
+
+from flask import current_app
+from redis.exceptions import RedisError
+
+from .. import smstext
+from ..db import db, execute, fetch_all, fetch_one, placeholders
+from ..jobs import QueueUnavailable, queue, redis_client
+from ..models import DispatchBatch, Message, Recipient, utcnow
+from . import providers, service
+from .providers.base import INTERRUPTED, Item, Outcome, ProviderError, Work
+
+log = logging.getLogger("kwtsms.dispatch")
+
+MAX_RECIPIENTS = 200  # a message this small goes to the stream (an API send has at most 200 numbers)
+GROUP = 100  # messages per group run
+LIST_KEY = "kwtsms:dispatch:stream"
+DRAINING_KEY = "kwtsms:dispatch:stream:draining"  # set while a drain job is queued or running
+DRAINING_TTL = 60  # seconds: a drain job that died stops blocking new ones after this
+DRAIN_SECONDS = 30  # a drain job hands over to a fresh one after this (RQ's job timeout, fairness)
+DRAIN_JOB = "kwtsms.dispatch.jobs.drain_stream"
+
+
+def takes(recipients, scheduled_at):
+    """Does a message of this size and schedule go to the stream (else: its own dispatch job)?"""
+    return scheduled_at is None and recipients <= MAX_RECIPIENTS
+
+
+def _redis():
+    url = current_app.config["REDIS_URL"]
+    if not url:
+        raise QueueUnavailable("REDIS_URL is not set")
+    return redis_client(url)
+
+
+def push(message_ids):
+    """Hand messages to the drain job (queued if none is). False when Redis is unreachable."""
+    try:
+        pipe = _redis().pipeline(transaction=False)
+        pipe.rpush(LIST_KEY, *message_ids)
+        pipe.set(DRAINING_KEY, "1", nx=True, ex=DRAINING_TTL)
+        _length, start_drain = pipe.execute()
+        if start_drain:
+            _enqueue_drain()
+    except (QueueUnavailable, RedisError) as error:
+        log.warning("dispatch stream unavailable: %s", error)
+        return False
+    return True
+
+
+def _enqueue_drain():
+    from .jobs import DISPATCH_QUEUE
+    try:
+        queue(DISPATCH_QUEUE).enqueue(DRAIN_JOB, job_timeout=DRAIN_SECONDS * 4, result_ttl=60, failure_ttl=86400)
+    except RedisError:
+        _redis().delete(DRAINING_KEY)  # let the next push try again
+        raise
+
+
+def ensure_draining():
+    """The clock's safety net: ids waiting on the list but no drain job (it died)."""
+    try:
+        connection = _redis()
+        if connection.llen(LIST_KEY) and connection.set(DRAINING_KEY, "1", nx=True, ex=DRAINING_TTL):
+            _enqueue_drain()
+            return 1
+    except (QueueUnavailable, RedisError) as error:
+        log.warning("dispatch stream check skipped: %s", error)
+    return 0
+
+
+def drain(group=GROUP, seconds=DRAIN_SECONDS):
+    """The drain job: dispatch listed messages, `group` at a time, until the list is
+    empty (or `seconds` have passed: then a fresh job carries on). Returns how many
+    recipients were claimed."""
+    connection = _redis()
+    claimed = 0
+    deadline = time.monotonic() + seconds
+    while True:
+        if time.monotonic() > deadline:
+            _enqueue_drain()  # the draining mark stays: the new job owns it
+            return claimed
+        popped = connection.lpop(LIST_KEY, group)
+        if not popped:
+            connection.delete(DRAINING_KEY)
+            # A push between our LPOP and DELETE saw the mark and queued no job: look again.
+            if connection.llen(LIST_KEY) and connection.set(DRAINING_KEY, "1", nx=True, ex=DRAINING_TTL):
+                continue
+            return claimed
+        connection.expire(DRAINING_KEY, DRAINING_TTL)
+        claimed += run_group(sorted({int(i) for i in popped}))
+
+
+# --- one group run ---------------------------------------------------------------------------
+
+def _start_group(message_ids, now):
+    """Open the group's run and claim every due recipient of these messages.
+    Returns (run id, token)."""
+    token = secrets.token_hex(16)
+    ids = placeholders(len(message_ids))
+    # Older messages are left alone: their batch job expires them (see runner.run_batch).
+    fresh_since = now - datetime.timedelta(hours=current_app.config["DISPATCH_VALIDITY_HOURS"])
+    with db.atomic():
+        (run_id,) = fetch_one("INSERT INTO dispatch_batch (message_id, first_id, last_id, size, status, job_id, token, runs, "
+                  "heartbeat_at, created_at, updated_at) VALUES (NULL, ?, ?, ?, ?, '', ?, 1, ?, ?, ?) RETURNING id",
+                  (message_ids[0], message_ids[-1], len(message_ids), DispatchBatch.RUNNING, token, now, now, now))
+        execute(
+            "UPDATE recipient SET status = ?, claim = ?, updated_at = ? "
+            f"WHERE message_id IN (SELECT id FROM message WHERE id IN ({ids}) AND status IN (?, ?) "
+            "AND created_at >= ?) AND status = ? AND (retry_at IS NULL OR retry_at <= ?)",
+            (Recipient.SUBMITTING, token, now, *message_ids, Message.QUEUED, Message.SENDING, fresh_since,
+             Recipient.QUEUED, now))
+        execute(f"UPDATE message SET status = ? WHERE id IN ({ids}) AND status = ?",
+                (Message.SENDING, *message_ids, Message.QUEUED))
+    return run_id, token
+
+
+def _finish_group(run_id, message_ids, now):
+    """Close the run; messages with recipients still waiting (a retry later, too old to
+    claim) go on as ordinary batches."""
+    waiting = fetch_all(f"SELECT message_id, MIN(retry_at) FROM recipient WHERE message_id IN "
+                        f"({placeholders(len(message_ids))}) AND status = ? GROUP BY message_id",
+                        (*message_ids, Recipient.QUEUED))
+    with db.atomic():
+        execute("UPDATE dispatch_batch SET status = ?, updated_at = ?, heartbeat_at = ? WHERE id = ?",
+                (DispatchBatch.DONE, now, now, run_id))
+    for message_id, retry_at in waiting:
+        if isinstance(retry_at, str):  # SQLite gives MIN() of a datetime back as text
+            retry_at = datetime.datetime.fromisoformat(retry_at)
+        for batch in service.plan_batches(message_id):
+            service.enqueue_batch(batch, at=retry_at)
+
+
+def run_group(message_ids):
+    """Dispatch the due recipients of these small messages as one run. Returns how many were claimed."""
+    if not message_ids:
+        return 0
+    now = utcnow()
+    run_id, token = _start_group(message_ids, now)
+    rows = fetch_all(f"SELECT id, mobile, name, pages, message_id FROM recipient WHERE message_id IN "
+                     f"({placeholders(len(message_ids))}) AND status = ? AND claim = ? ORDER BY id",
+                     (*message_ids, Recipient.SUBMITTING, token))
+    try:
+        if rows:
+            messages = {row.id: row for row in Message.select(
+                Message.id, Message.msg_id, Message.sender, Message.text, Message.created_at, Message.scheduled_at)
+                .where(Message.id.in_(sorted({r[4] for r in rows})))}
+            by_provider = defaultdict(lambda: defaultdict(list))  # provider -> message -> items
+            routes = {}
+            router = service.router()
+            for rid, mobile, name, pages, message_id in rows:
+                provider_row = router.provider_for(mobile)
+                key = provider_row.id if provider_row is not None else None
+                routes[key] = provider_row
+                text = messages[message_id].text
+                by_provider[key][message_id].append(
+                    Item(rid, mobile, smstext.render(text, name) if "{name}" in text else text, pages))
+            tick = _heartbeat(run_id)
+            for key, per_message in by_provider.items():
+                submit_lots(token, routes[key], [(messages[mid], items) for mid, items in per_message.items()], tick)
+    finally:
+        _finish_group(run_id, message_ids, utcnow())
+    return len(rows)
+
+
+def submit_lots(token, provider_row, lots, tick):
+    """Hand each message's claimed items ([(message, items)]) to the provider, then
+    record every answer in one transaction."""
+    ids = [item.id for _message, items in lots for item in items]
+    if provider_row is None:
+        service.release_claims(token, ids, "no route for this number", 60)
+        service.log_event("no_route", f"no route for {lots[0][1][0].mobile} (and {len(ids) - 1} more)")
+        return
+    provider = providers.get(provider_row, current_app.config)
+    outcomes = []
+    for message, items in lots:
+        work = Work(message_id=message.id, msg_id=message.msg_id, sender=message.sender, items=items,
+                    valid_until=service.validity(message), tick=tick)
+        try:
+            outcomes += provider.submit(work)
+        except ProviderError as error:  # nothing of this message was handed over
+            service.release_claims(token, [item.id for item in items], str(error)[:200], error.retry_after)
+        except Exception as error:  # noqa: BLE001 - a provider bug: we cannot know what went out
+            log.exception("provider %s failed mid-submit", provider_row.name)
+            service.log_event("provider_error", f"{provider_row.name}: {error!r}", provider_row.id)
+            outcomes += [Outcome(item.id, INTERRUPTED, f"interrupted: {error!r}"[:200]) for item in items]
+    service.record_outcomes(token, provider_row.id, outcomes, provider.take_receipts())
+    provider.after_commit()
+
+
+def _heartbeat(run_id, every=5.0):
+    last = [time.monotonic()]
+
+    def tick():
+        if time.monotonic() - last[0] > every:
+            with db.atomic():
+                execute("UPDATE dispatch_batch SET heartbeat_at = ? WHERE id = ?", (utcnow(), run_id))
+            last[0] = time.monotonic()
+    return tick
