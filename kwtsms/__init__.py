@@ -2,6 +2,7 @@
 import logging
 
 from flask import Flask, render_template
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -50,6 +51,7 @@ def create_app(test_config=None):
 
 
 def _init_extensions(app):
+    app.session_interface = _SessionInterface()
     for setting in ("LOGIN_RATE_LIMIT", "API_RATE_LIMIT"):  # a typo fails at start, not on the first request
         try:
             ratelimit.parse(app.config[setting])
@@ -128,6 +130,16 @@ def _register_error_pages(app):
     app.register_error_handler(500, page(500, _l("Something went wrong"), _l("The error was logged. Try again in a moment.")))
     from flask_wtf.csrf import CSRFError
     app.register_error_handler(CSRFError, page(400, _l("Form expired"), _l("The form was open too long or came from another site. Go back, reload the page and submit it again.")))
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """No session for the developer API: a call authenticates by its credentials, and
+    reading and re-signing the session cookie would cost every call for nothing."""
+
+    def open_session(self, app, request):
+        if request.path.startswith("/API/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 def _register_headers(app):

@@ -1,8 +1,8 @@
 """Rate limits per client IP: failed logins, password-reset requests, API calls.
 
 A limit is written like "5 per second", "10 per minute" or "100/hour" (settings
-LOGIN_RATE_LIMIT and API_RATE_LIMIT) and counted in fixed windows: in Redis, one
-pipelined INCR + EXPIRE shared by every web process; in process memory while Redis
+LOGIN_RATE_LIMIT and API_RATE_LIMIT) and counted in fixed windows: in Redis (an INCR,
+and an EXPIRE on a window's first hit), shared by every web process; in process memory while Redis
 is unreachable, so an outage neither locks everybody out nor lifts the limit.
 
 This replaces Flask-Limiter, whose check on every request (limited or not) cost
@@ -58,10 +58,10 @@ def _counted(key, seconds, add):
             client = redis_client(url)
             if not add:
                 return int(client.get(key) or 0)
-            pipe = client.pipeline(transaction=False)
-            pipe.incrby(key, add)
-            pipe.expire(key, seconds + 1)
-            return pipe.execute()[0]
+            count = client.incrby(key, add)
+            if count == add:  # the window's first hit: the key goes away with its window
+                client.expire(key, seconds + 1)
+            return count
         except RedisError as error:
             log.warning("rate limit counted in memory: Redis unavailable (%s)", error)
     with _memory_lock:

@@ -20,6 +20,7 @@ import logging
 import secrets
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -35,6 +36,7 @@ log = logging.getLogger("kwtsms.dispatch")
 
 MAX_RECIPIENTS = 200  # a message this small goes to the stream (an API send has at most 200 numbers)
 GROUP = 100  # messages per group run
+GATHER_SECONDS = 0.02  # after a short lot, wait this long for more (a run costs ~10 statements)
 LIST_KEY = "kwtsms:dispatch:stream"
 DRAINING_KEY = "kwtsms:dispatch:stream:draining"  # set while a drain job is queued or running
 DRAINING_TTL = 60  # seconds: a drain job that died stops blocking new ones after this
@@ -57,11 +59,12 @@ def _redis():
 def push(message_ids):
     """Hand messages to the drain job (queued if none is). False when Redis is unreachable."""
     try:
-        pipe = _redis().pipeline(transaction=False)
-        pipe.rpush(LIST_KEY, *message_ids)
-        pipe.set(DRAINING_KEY, "1", nx=True, ex=DRAINING_TTL)
-        _length, start_drain = pipe.execute()
-        if start_drain:
+        connection = _redis()
+        # Ids already waiting before ours mean a drain job will come to ours too: it only
+        # stops after it found the list empty (and looked again after dropping its mark).
+        # Only a push onto an empty list may have to start one: one command per send.
+        if connection.rpush(LIST_KEY, *message_ids) == len(message_ids) and connection.set(
+                DRAINING_KEY, "1", nx=True, ex=DRAINING_TTL):
             _enqueue_drain()
     except (QueueUnavailable, RedisError) as error:
         log.warning("dispatch stream unavailable: %s", error)
@@ -79,7 +82,8 @@ def _enqueue_drain():
 
 
 def ensure_draining():
-    """The clock's safety net: ids waiting on the list but no drain job (it died)."""
+    """The clock's safety net: ids waiting on the list and no drain job (its worker died,
+    or a web process died between its push and starting one)."""
     try:
         connection = _redis()
         if connection.llen(LIST_KEY) and connection.set(DRAINING_KEY, "1", nx=True, ex=DRAINING_TTL):
@@ -110,6 +114,25 @@ def drain(group=GROUP, seconds=DRAIN_SECONDS):
             return claimed
         connection.expire(DRAINING_KEY, DRAINING_TTL)
         claimed += run_group(sorted({int(i) for i in popped}))
+        if len(popped) < group:
+            time.sleep(GATHER_SECONDS)  # let the next lot gather: fewer, larger group runs
+
+
+@dataclass(slots=True)
+class _Message:
+    """What a group run needs of a message (Work and service.validity read these)."""
+    id: int
+    msg_id: str
+    sender: str
+    text: str
+    created_at: datetime.datetime
+    scheduled_at: datetime.datetime
+
+    def __post_init__(self):
+        if isinstance(self.created_at, str):  # SQLite hands raw SQL its datetimes as text
+            self.created_at = datetime.datetime.fromisoformat(self.created_at)
+        if isinstance(self.scheduled_at, str):
+            self.scheduled_at = datetime.datetime.fromisoformat(self.scheduled_at)
 
 
 # --- one group run ---------------------------------------------------------------------------
@@ -163,9 +186,10 @@ def run_group(message_ids):
                      (*message_ids, Recipient.SUBMITTING, token))
     try:
         if rows:
-            messages = {row.id: row for row in Message.select(
-                Message.id, Message.msg_id, Message.sender, Message.text, Message.created_at, Message.scheduled_at)
-                .where(Message.id.in_(sorted({r[4] for r in rows})))}
+            ids = sorted({r[4] for r in rows})
+            messages = {row[0]: _Message(*row) for row in fetch_all(
+                f"SELECT id, msg_id, sender, text, created_at, scheduled_at FROM message "
+                f"WHERE id IN ({placeholders(len(ids))})", ids)}
             by_provider = defaultdict(lambda: defaultdict(list))  # provider -> message -> items
             routes = {}
             router = service.router()
