@@ -35,7 +35,7 @@ from rq import Retry, get_current_job
 
 from .. import jobs
 from ..admin.service import audit
-from ..db import db
+from ..db import db, fetch_one
 from ..errors import FieldErrors
 from ..events import recipients_finalized
 from ..models import Account, Message, Recipient
@@ -126,9 +126,10 @@ def queue_reports(message_id, recipient_ids):
     ids = sorted({int(i) for i in recipient_ids})
     if not ids:
         return 0
-    url = (Account.select(Account.webhook_url).join(Message, on=(Message.account == Account.id))
-           .where(Message.id == message_id).scalar())
-    if not url:
+    # Raw SQL: asked for every message that reaches a final state, thousands a second.
+    row = fetch_one("SELECT account.webhook_url FROM account JOIN message ON message.account_id = account.id "
+                    "WHERE message.id = ?", (message_id,))
+    if row is None or not row[0]:
         return 0
     queued = 0
     for start in range(0, len(ids), BATCH):
