@@ -40,7 +40,7 @@ GATHER_SECONDS = 0.02  # after a short lot, wait this long for more (a run costs
 LIST_KEY = "kwtsms:dispatch:stream"
 DRAINING_KEY = "kwtsms:dispatch:stream:draining"  # set while a drain job is queued or running
 DRAINING_TTL = 60  # seconds: a drain job that died stops blocking new ones after this
-DRAIN_SECONDS = 30  # a drain job hands over to a fresh one after this (RQ's job timeout, fairness)
+DRAIN_SECONDS = 30  # a drain job hands over to a fresh one after this (campaign batches get their turn)
 DRAIN_JOB = "kwtsms.dispatch.jobs.drain_stream"
 
 
@@ -75,7 +75,9 @@ def push(message_ids):
 def _enqueue_drain():
     from .jobs import DISPATCH_QUEUE
     try:
-        queue(DISPATCH_QUEUE).enqueue(DRAIN_JOB, job_timeout=DRAIN_SECONDS * 4, result_ttl=60, failure_ttl=86400)
+        # A slow carrier (a low messages-per-second cap) may take long over one group: the
+        # same generous timeout as a batch job, never a kill mid-submit.
+        queue(DISPATCH_QUEUE).enqueue(DRAIN_JOB, job_timeout=3600, result_ttl=60, failure_ttl=86400)
     except RedisError:
         _redis().delete(DRAINING_KEY)  # let the next push try again
         raise
