@@ -4,13 +4,17 @@ own process), with the SMPP receiver and the clock running as the Procfile runs
 them, on SQLite; then the same through the development sink.
 
 Figures: submitted/s (claimed, handed to the carrier, answer recorded) and
-final/s (until every recipient has its final state from a delivery receipt).
+final/s (until every recipient has its final state from a delivery receipt),
+and the CPU each process spent on the scenario (user + system, its forked
+children included), in seconds and in milliseconds per recipient, to see where
+the shared cores go.
 
     .venv/bin/python bench/dispatch.py          # prints JSON
     RECIPIENTS=20000 .venv/bin/python bench/dispatch.py
 """
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -48,6 +52,25 @@ def stop(processes):
         except subprocess.TimeoutExpired:
             pass
         _signal(process, signal.SIGKILL)
+
+
+def cpu_seconds(leader_pid):
+    """CPU time (user + system) of a process and, when it leads a session (`spawn`), of
+    every process in it, including children they reaped."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(stat.parent.name) == leader_pid or int(fields[3]) == leader_pid:  # fields[3]: the session id
+            ticks += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def wait_port(port, timeout=15):
@@ -103,10 +126,14 @@ def main():
                 # Accepted while no worker runs: the clock starts the run.
                 message = messages.send_message(Account.get_by_id(account_id), sender="KWT-SMS",
                                                 text="Weekend offer: 20% off everything", group_ids=[group_id]).message
-                helpers = [spawn(["-m", "kwtsms.dispatch.clock"], env)]
+                helpers = {"clock": spawn(["-m", "kwtsms.dispatch.clock"], env)}
                 if provider_id == smpp_id:
-                    helpers.append(spawn(["-m", "kwtsms.dispatch.receiver"], env))
+                    helpers["receiver"] = spawn(["-m", "kwtsms.dispatch.receiver"], env)
                 time.sleep(2)  # helpers up
+                # CPU from here on; the workers' start-up (imports, binding) counts, the helpers' does not.
+                long_lived = {**helpers, "smsc": smsc, "redis": redis_process}
+                cpu_before = {who: cpu_seconds(process.pid) for who, process in long_lived.items()}
+                cpu_before["bench (polling)"] = own_cpu_seconds()
                 started = time.perf_counter()
                 pool = [spawn(["-m", "kwtsms.worker"], env) for _ in range(workers)]
                 submitted_at = None
@@ -126,8 +153,12 @@ def main():
                             break
                         if time.perf_counter() - started > 1800:
                             raise RuntimeError(f"{name}: not finished after 30 minutes")
+                    cpu = {"workers": sum(cpu_seconds(process.pid) for process in pool)}
+                    cpu.update({who: cpu_seconds(process.pid) - cpu_before[who] for who, process in long_lived.items()})
+                    cpu["bench (polling)"] = own_cpu_seconds() - cpu_before["bench (polling)"]
+                    cpu["total"] = sum(cpu.values())
                 finally:
-                    stop(pool + helpers)
+                    stop(pool + list(helpers.values()))
                 from peewee import fn
                 counts = dict(Recipient.select(Recipient.status, fn.COUNT(Recipient.id))
                               .where(Recipient.message == message.id).group_by(Recipient.status).tuples())
@@ -137,6 +168,8 @@ def main():
                     "submitted_per_second": round(RECIPIENTS / submitted_at),
                     "seconds_until_all_final": round(final_at, 2),
                     "final_per_second": round(RECIPIENTS / final_at),
+                    "cpu_seconds": {who: round(seconds, 2) for who, seconds in cpu.items()},
+                    "cpu_ms_per_message": {who: round(seconds * 1000 / RECIPIENTS, 3) for who, seconds in cpu.items()},
                     "statuses": counts, "message_status": status}
 
         results.append(scenario("smpp (local smpp34 peer), receipts recorded", smpp_id, 1))

@@ -236,6 +236,27 @@ def test_receipt_on_the_receiving_bind_before_the_worker_commits(ctx, carrier, s
     assert CarrierReceipt.get().state == "matched"
 
 
+def test_receipts_that_beat_their_submissions_are_matched_together(ctx, carrier, customer):
+    """Pending receipts (an intermediate one too) are matched when the worker records the submissions;
+    a failure's error comes from its final receipt."""
+    from kwtsms.dispatch.providers.base import SENT, Outcome, Receipt
+    service.record_receipts([Receipt(provider_id=carrier.id, carrier_id="m1", stat="DELIVRD"),
+                             Receipt(provider_id=carrier.id, carrier_id="m2", stat="ENROUTE"),
+                             Receipt(provider_id=carrier.id, carrier_id="m2", stat="UNDELIV", err="001"),
+                             Receipt(provider_id=carrier.id, carrier_id="m3", stat="DELIVRD")])
+    message = send(customer, 3)
+    [batch] = service.plan_batches(message.id)
+    batch, token = service.start_run(batch.id)
+    rows = service.claim(batch, token, 10)
+    service.record_outcomes(token, carrier.id, [Outcome(row[0], SENT, parts=[(1, 1, f"m{n}")])
+                                                for n, row in enumerate(rows, start=1)])
+    assert statuses(message.id) == {"delivered": 2, "failed": 1}
+    assert Recipient.get_by_id(rows[1][0]).error == "UNDELIV 001"
+    assert CarrierReceipt.select().where(CarrierReceipt.state == "matched").count() == 4
+    assert balance(customer) == 10_000 - 3 + 1
+    assert_ledger_exact(customer)
+
+
 def test_receipt_for_an_unknown_id_is_logged(ctx, carrier, smsc, customer, redis_url):
     message = send(customer, 2)
     assert run_until_final(ctx, redis_url, [message.id])

@@ -13,6 +13,7 @@ import select
 import signal
 import socket
 import time
+from collections import defaultdict
 
 from ..db import db
 from ..models import DispatchProvider
@@ -20,6 +21,7 @@ from ..models import DispatchProvider
 log = logging.getLogger("kwtsms.dispatch.receiver")
 RELOAD_SECONDS = 30
 FLUSH_AT = 2000
+COUNT_SECONDS = 1  # the live receipt counters (one Redis round trip) are added to once a second, not per step
 
 
 class Receiver:
@@ -27,6 +29,8 @@ class Receiver:
         self.app = app
         self.sessions = {}  # provider id -> Session
         self.loaded_at = 0.0
+        self.counted = defaultdict(int)  # provider id -> receipts recorded, not yet added to the live figures
+        self.counted_at = time.monotonic()
 
     def reload(self):
         from .providers.smpp import Session
@@ -46,7 +50,7 @@ class Receiver:
 
     def step(self, timeout=0.2):
         """Connect what is down, read what arrived, record and acknowledge receipts. Returns receipts recorded."""
-        from . import monitor, service
+        from . import service
         from .providers.base import ProviderError
         from .providers.smpp import SessionDown
         if time.monotonic() - self.loaded_at > RELOAD_SECONDS:
@@ -89,9 +93,11 @@ class Receiver:
             else:
                 recorded = len(receipts)
                 for session in pending:
-                    monitor.count(session.provider_id, "receipts", len(session.receipts))
+                    self.counted[session.provider_id] += len(session.receipts)
                     session.receipts = []
                     session.ack_receipts()
+        if time.monotonic() - self.counted_at >= COUNT_SECONDS:
+            self._report_counts()
         for session in self.sessions.values():
             if session.connected:
                 try:
@@ -100,7 +106,15 @@ class Receiver:
                     session.lost(error)
         return recorded
 
+    def _report_counts(self):
+        from . import monitor
+        for provider_id, count in self.counted.items():
+            monitor.count(provider_id, "receipts", count)
+        self.counted.clear()
+        self.counted_at = time.monotonic()
+
     def close(self):
+        self._report_counts()
         for session in self.sessions.values():
             session.close()
         self.sessions.clear()
@@ -118,13 +132,17 @@ def main():
         try:
             while not stopping:
                 try:
-                    with db.connection_context():
-                        receiver.step()
-                except Exception:  # noqa: BLE001 - keep the binds; try again
+                    # One connection for as long as it works: opening and closing one per step
+                    # (SQLite: pragmas, a WAL checkpoint) cost more than recording the receipts.
+                    db.connect(reuse_if_open=True)
+                    receiver.step()
+                except Exception:  # noqa: BLE001 - keep the binds; try again on a fresh connection
                     log.exception("receiver step failed")
+                    db.close()
                     time.sleep(1)
         finally:
             receiver.close()
+            db.close()
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from flask import current_app
-from peewee import JOIN, fn
+from peewee import JOIN, SQL, NodeList, fn
 
 from .. import ledger
 from ..db import db, for_update
@@ -47,6 +47,14 @@ RECEIPT_STATES = {
     "EXPIRED": Recipient.EXPIRED,
     "REJECTD": Recipient.REJECTED, "REJECTED": Recipient.REJECTED,
 }
+
+
+def _in(column, values):
+    """`column IN (...)` with the values as plain parameters: peewee's `in_()` makes and renders
+    a node per value, which for hundreds of ids costs more than running the statement."""
+    if not values:
+        return SQL("0 = 1")
+    return NodeList((column, SQL(f"IN ({', '.join([db.obj.param] * len(values))})", values)))
 
 
 def _chunks(seq, size=CHUNK):
@@ -109,7 +117,7 @@ def finalize(changes, *, from_states=OPEN_RECIPIENT, claim=None, now=None, refun
     for ids in _chunks(wanted):
         query = (Recipient.select(Recipient.id, Recipient.message, Message.account, Recipient.points,
                                   Recipient.refunded)
-                 .join(Message).where(Recipient.id.in_(ids), Recipient.status.in_(list(from_states))))
+                 .join(Message).where(_in(Recipient.id, ids), Recipient.status.in_(list(from_states))))
         if claim is not None:
             query = query.where(Recipient.claim == claim)
         for rid, message_id, account_id, points, refunded in for_update(query).tuples():
@@ -124,7 +132,7 @@ def finalize(changes, *, from_states=OPEN_RECIPIENT, claim=None, now=None, refun
         for part in _chunks(ids):
             Recipient.update(status=state, error=error, finished_at=now, updated_at=now, claim=None,
                              retry_at=None, **({"refunded": True} if refunded else {})).where(
-                Recipient.id.in_(part)).execute()
+                _in(Recipient.id, part)).execute()
     # Refunds: the rows we just moved that were not refunded before.
     owed = defaultdict(lambda: [0, 0, defaultdict(int)])  # message -> [points, count, {state: n}]
     accounts = {}
@@ -328,7 +336,7 @@ def release_claims(token, recipient_ids, error, retry_after, now=None):
         return
     with db.atomic():
         rows = list(Recipient.select(Recipient.id, Recipient.attempts).where(
-            Recipient.id.in_(list(recipient_ids)), Recipient.claim == token, Recipient.status == SUBMITTING).tuples())
+            _in(Recipient.id, list(recipient_ids)), Recipient.claim == token, Recipient.status == SUBMITTING).tuples())
         by_attempts = defaultdict(list)
         for rid, attempts in rows:
             by_attempts[attempts].append(rid)
@@ -337,7 +345,7 @@ def release_claims(token, recipient_ids, error, retry_after, now=None):
             for part in _chunks(ids):
                 Recipient.update(status=QUEUED, claim=None, attempts=attempts + 1, error=error[:200],
                                  retry_at=now + datetime.timedelta(seconds=delay), updated_at=now).where(
-                    Recipient.id.in_(part), Recipient.claim == token).execute()
+                    _in(Recipient.id, part), Recipient.claim == token).execute()
 
 
 # --- recording what a provider answered ---------------------------------------------------
@@ -357,7 +365,7 @@ def record_outcomes(token, provider_id, outcomes, receipts=(), now=None):
             for part in _chunks(ids):
                 Recipient.update(status=SENT_STATE, provider_id=provider_id, submitted_at=now, updated_at=now,
                                  claim=None, error="").where(
-                    Recipient.id.in_(part), Recipient.claim == token, Recipient.status == SUBMITTING).execute()
+                    _in(Recipient.id, part), Recipient.claim == token, Recipient.status == SUBMITTING).execute()
             rows = [(o.recipient_id, provider_id, part, parts, carrier_id, now, CarrierSubmission.ACCEPTED, "")
                     for o in sent for part, parts, carrier_id in o.parts]
             _insert_submissions(rows)
@@ -373,7 +381,7 @@ def record_outcomes(token, provider_id, outcomes, receipts=(), now=None):
             release_claims(token, ids, error, retry_after, now=now)
         if provider_id is not None and final:
             for part in _chunks([rid for rid, _s, _e in final]):
-                Recipient.update(provider_id=provider_id).where(Recipient.id.in_(part),
+                Recipient.update(provider_id=provider_id).where(_in(Recipient.id, part),
                                                                 Recipient.claim == token).execute()
         finalized = finalize(final, from_states=(SUBMITTING,), claim=token, now=now)
         done = _apply_receipts(list(receipts), now=now)
@@ -436,7 +444,7 @@ def _lookup_submissions(receipts):
             query = (CarrierSubmission.select(CarrierSubmission.id, CarrierSubmission.recipient,
                                               CarrierSubmission.parts, CarrierSubmission.carrier_id, Recipient.mobile)
                      .join(Recipient).where(CarrierSubmission.provider == provider_id,
-                                            CarrierSubmission.carrier_id.in_(part)))
+                                            _in(CarrierSubmission.carrier_id, part)))
             for sid, rid, parts, carrier_id, mobile in query.tuples():
                 found[(provider_id, carrier_id, mobile)] = (sid, rid, parts)
                 found.setdefault((provider_id, carrier_id, ""), (sid, rid, parts))
@@ -448,44 +456,44 @@ def _apply_receipts(receipts, now, stored_ids=None):
     if not receipts:
         return {}
     found = _lookup_submissions(receipts)
-    rows, outcome = [], {}  # outcome: submission id -> state
-    matched_subs = {}
-    for index, r in enumerate(receipts):
+    hits = []  # per receipt: (submission id, recipient id, parts) or None
+    outcome = {}  # submission id -> (state, error) of its (last) final receipt
+    for r in receipts:
         hit = found.get((r.provider_id, r.carrier_id, r.mobile or ""))
+        hits.append(hit)
         state = RECEIPT_STATES.get((r.stat or "").upper())
-        if hit is not None:
-            matched_subs[hit[0]] = hit
-            if state is not None:
-                outcome[hit[0]] = state
-        rows.append((index, hit[0] if hit else None))
+        if hit is not None and state is not None:
+            outcome[hit[0]] = (state, f"{r.stat} {r.err}".strip())
     if stored_ids is None:
         _bulk_insert("carrier_receipt", ["provider_id", "carrier_id", "mobile", "submission_id", "stat", "err", "text",
                                          "state", "received_at"],
-                     [(r.provider_id, r.carrier_id[:64], (r.mobile or "")[:20], sid, (r.stat or "")[:16],
-                       (r.err or "")[:16], (r.text or "")[:300],
-                       CarrierReceipt.MATCHED if sid else CarrierReceipt.PENDING, now)
-                      for (index, sid), r in zip(rows, receipts)])
+                     [(r.provider_id, r.carrier_id[:64], (r.mobile or "")[:20], hit[0] if hit else None,
+                       (r.stat or "")[:16], (r.err or "")[:16], (r.text or "")[:300],
+                       CarrierReceipt.MATCHED if hit else CarrierReceipt.PENDING, now)
+                      for hit, r in zip(hits, receipts)])
     else:
-        for (index, sid), receipt_id in zip(rows, stored_ids):
-            if sid:
-                CarrierReceipt.update(submission=sid, state=CarrierReceipt.MATCHED).where(
-                    CarrierReceipt.id == receipt_id).execute()
+        matched = [(hit[0], CarrierReceipt.MATCHED, receipt_id) for hit, receipt_id in zip(hits, stored_ids) if hit]
+        if matched:  # one prepared statement for all: peewee would build one UPDATE per receipt
+            param = db.obj.param
+            db.cursor().executemany(f"UPDATE carrier_receipt SET submission_id = {param}, state = {param} "
+                                    f"WHERE id = {param}", matched)
     if not outcome:
         return {}
     by_state = defaultdict(list)
-    for sid, state in outcome.items():
+    for sid, (state, _error) in outcome.items():
         by_state[state].append(sid)
     for state, sids in by_state.items():
         for part in _chunks(sids):
-            CarrierSubmission.update(state=state).where(CarrierSubmission.id.in_(part),
+            CarrierSubmission.update(state=state).where(_in(CarrierSubmission.id, part),
                                                         CarrierSubmission.state == CarrierSubmission.ACCEPTED).execute()
     # A recipient is final when one part failed, or when every part was delivered.
+    submissions = {hit[0]: hit for hit in hits if hit is not None}
     changes = {}
     multipart = []
-    for sid, state in outcome.items():
-        _sid, rid, parts = matched_subs[sid]
+    for sid, (state, error) in outcome.items():
+        _sid, rid, parts = submissions[sid]
         if state != Recipient.DELIVERED:
-            changes[rid] = (state, _receipt_error(receipts, sid, found))
+            changes[rid] = (state, error)
         elif parts <= 1:
             changes.setdefault(rid, (Recipient.DELIVERED, ""))
         else:
@@ -494,7 +502,7 @@ def _apply_receipts(receipts, now, stored_ids=None):
         pending = defaultdict(int)
         for part in _chunks(set(multipart)):
             for rid, state in (CarrierSubmission.select(CarrierSubmission.recipient, CarrierSubmission.state)
-                               .where(CarrierSubmission.recipient.in_(part)).tuples()):
+                               .where(_in(CarrierSubmission.recipient, part)).tuples()):
                 if state != Recipient.DELIVERED:
                     pending[rid] += 1
         for rid in set(multipart):
@@ -504,33 +512,34 @@ def _apply_receipts(receipts, now, stored_ids=None):
                     from_states=(SENT_STATE,), now=now)
 
 
-def _receipt_error(receipts, sid, found):
-    for r in receipts:
-        hit = found.get((r.provider_id, r.carrier_id, r.mobile or ""))
-        if hit and hit[0] == sid:
-            return f"{r.stat} {r.err}".strip()
-    return ""
+def _stored_receipt(row):
+    from .providers.base import Receipt
+    return Receipt(provider_id=row.provider_id, carrier_id=row.carrier_id, stat=row.stat, err=row.err, text=row.text,
+                   mobile=row.mobile)
 
 
 def _rematch(carrier_ids, provider_id, now):
     """Receipts that arrived before we stored the submission they belong to."""
     if not carrier_ids or provider_id is None:
         return {}
+    columns = (CarrierReceipt.id, CarrierReceipt.state, CarrierReceipt.provider.alias("provider_id"),
+               CarrierReceipt.carrier_id, CarrierReceipt.stat, CarrierReceipt.err, CarrierReceipt.text,
+               CarrierReceipt.mobile)
     pending = []
     for part in _chunks(carrier_ids):
-        pending += list(CarrierReceipt.select().where(
-            CarrierReceipt.state == CarrierReceipt.PENDING, CarrierReceipt.provider == provider_id,
-            CarrierReceipt.carrier_id.in_(part)))
+        # "pending" is checked here, not in SQL: SQLite would pick the (state, received_at) index
+        # and read every pending receipt instead of looking up these ids.
+        pending += [row for row in CarrierReceipt.select(*columns).where(
+            CarrierReceipt.provider == provider_id, _in(CarrierReceipt.carrier_id, part)).namedtuples()
+            if row.state == CarrierReceipt.PENDING]
     return _apply_stored(pending, now)
 
 
 def _apply_stored(stored, now):
-    from .providers.base import Receipt
+    """Apply receipts stored "pending" (rows with id, provider_id, carrier_id, stat, err, text, mobile)."""
     if not stored:
         return {}
-    receipts = [Receipt(provider_id=r.provider_id, carrier_id=r.carrier_id, stat=r.stat, err=r.err, text=r.text,
-                        mobile=r.mobile) for r in stored]
-    return _apply_receipts(receipts, now, stored_ids=[r.id for r in stored])
+    return _apply_receipts([_stored_receipt(r) for r in stored], now, stored_ids=[r.id for r in stored])
 
 
 def match_pending_receipts(now=None, give_up_after=datetime.timedelta(minutes=2), limit=5000):
@@ -544,10 +553,10 @@ def match_pending_receipts(now=None, give_up_after=datetime.timedelta(minutes=2)
         still = set()
         for part in _chunks(old):
             still |= {rid for (rid,) in CarrierReceipt.select(CarrierReceipt.id).where(
-                CarrierReceipt.id.in_(part), CarrierReceipt.state == CarrierReceipt.PENDING).tuples()}
+                _in(CarrierReceipt.id, part), CarrierReceipt.state == CarrierReceipt.PENDING).tuples()}
         unknown = [r for r in pending if r.id in still]
         for part in _chunks([r.id for r in unknown]):
-            CarrierReceipt.update(state=CarrierReceipt.UNKNOWN).where(CarrierReceipt.id.in_(part)).execute()
+            CarrierReceipt.update(state=CarrierReceipt.UNKNOWN).where(_in(CarrierReceipt.id, part)).execute()
     for r in unknown[:20]:
         log_event("unknown_receipt", f"receipt for an unknown message id {r.carrier_id!r}: {r.text[:200]}",
                   r.provider_id)

@@ -460,7 +460,7 @@ class SmppProvider(Provider):
             parts, data_coding = encoded[item.text]
             states.append(_Pending(item, parts, data_coding))
         ready = deque(states)
-        in_flight = {}  # sequence -> (_Pending, part index, sent at)
+        in_flight = {}  # sequence -> (_Pending, part index, sent at); oldest first (a dict keeps insertion order)
         window = max(row.window, 1)
         interval = 0.0
         next_send = time.monotonic()
@@ -492,7 +492,7 @@ class SmppProvider(Provider):
                 for pdu in session.read(wait if in_flight or ready else 0):
                     self._handle(pdu, in_flight, ready)
                 now = time.monotonic()
-                if in_flight and now - min(sent for _s, _i, sent in in_flight.values()) > RESPONSE_TIMEOUT:
+                if in_flight and now - next(iter(in_flight.values()))[2] > RESPONSE_TIMEOUT:
                     raise SessionDown(f"no submit_sm_resp within {RESPONSE_TIMEOUT:.0f} s")
                 if now - last_tick > 1:
                     session.keepalive()
