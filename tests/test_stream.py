@@ -58,6 +58,8 @@ def test_a_worker_dying_mid_group_fails_and_refunds_never_resends(ctx, customer,
     stream._start_group(sorted(m.id for m in sent), utcnow())  # ...claimed them, and its worker died
     later = utcnow() + datetime.timedelta(seconds=app.config["DISPATCH_STALE_SECONDS"] + 5)
     assert service.reconcile_stuck(now=later) == 5
+    [run] = DispatchBatch.select()
+    assert run.message_id is None and run.status == "done"  # ended, not queued again as a batch
     assert stream.push([m.id for m in sent])  # a late push changes nothing
     work(redis_url)
     assert all(statuses(m) == {"failed": 1} for m in sent)

@@ -50,7 +50,7 @@ def run_batch(batch_id):
                 groups.setdefault(key, (provider_row, []))[1].append(
                     Item(rid, mobile, smstext.render(message.text, name) if personalised else message.text, pages))
             for provider_id, (provider_row, items) in groups.items():
-                _submit(message, token, provider_row, items, valid_until, tick)
+                submit(token, provider_row, [(message, items)], tick)
             tick()
     finally:
         run_after = service.finish_run(batch, token)
@@ -59,23 +59,26 @@ def run_batch(batch_id):
     return f"claimed {claimed}"
 
 
-def _submit(message, token, provider_row, items, valid_until, tick):
-    ids = [item.id for item in items]
+def submit(token, provider_row, lots, tick):
+    """Hand claimed items to their provider, one call per message (`lots`: [(message, items)]),
+    then record every answer in one transaction. Batch runs and the stream's group runs share it."""
+    ids = [item.id for _message, items in lots for item in items]
     if provider_row is None:
         service.release_claims(token, ids, "no route for this number", 60)
-        service.log_event("no_route", f"no route for {items[0].mobile} (and {len(items) - 1} more)")
+        service.log_event("no_route", f"no route for {lots[0][1][0].mobile} (and {len(ids) - 1} more)")
         return
     provider = providers.get(provider_row, current_app.config)
-    work = Work(message_id=message.id, msg_id=message.msg_id, sender=message.sender, items=items,
-                valid_until=valid_until, tick=tick)
-    try:
-        outcomes = provider.submit(work)
-    except ProviderError as error:
-        service.release_claims(token, ids, str(error)[:200], error.retry_after)
-        return
-    except Exception as error:  # noqa: BLE001 - a provider bug: we cannot know what went out
-        log.exception("provider %s failed mid-submit", provider_row.name)
-        service.log_event("provider_error", f"{provider_row.name}: {error!r}", provider_row.id)
-        outcomes = [Outcome(i, INTERRUPTED, f"interrupted: {error!r}"[:200]) for i in ids]
+    outcomes = []
+    for message, items in lots:
+        work = Work(message_id=message.id, msg_id=message.msg_id, sender=message.sender, items=items,
+                    valid_until=service.validity(message), tick=tick)
+        try:
+            outcomes += provider.submit(work)
+        except ProviderError as error:  # nothing of this message was handed over
+            service.release_claims(token, [item.id for item in items], str(error)[:200], error.retry_after)
+        except Exception as error:  # noqa: BLE001 - a provider bug: we cannot know what went out
+            log.exception("provider %s failed mid-submit", provider_row.name)
+            service.log_event("provider_error", f"{provider_row.name}: {error!r}", provider_row.id)
+            outcomes += [Outcome(item.id, INTERRUPTED, f"interrupted: {error!r}"[:200]) for item in items]
     service.record_outcomes(token, provider_row.id, outcomes, provider.take_receipts())
     provider.after_commit()

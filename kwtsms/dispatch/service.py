@@ -595,11 +595,15 @@ def reconcile_stuck(now=None):
         with db.atomic():
             finalized = _merge(finalized, finalize([(rid, Recipient.FAILED, INTERRUPTED_REASON) for rid in part],
                                                    from_states=(SUBMITTING,), now=now))
-    # Runs that died: their batches go back to the queue (rescue_batches queues their jobs).
+    # Runs that died: their batches go back to the queue (rescue queues their jobs). A dead
+    # group run of the stream just ends: rescue pushes its messages' unclaimed recipients again.
+    dead_run = (DispatchBatch.status == DispatchBatch.RUNNING) & (
+        DispatchBatch.heartbeat_at.is_null() | (DispatchBatch.heartbeat_at < stale))
     with db.atomic():
         dead = DispatchBatch.update(status=DispatchBatch.QUEUED, updated_at=now).where(
-            DispatchBatch.status == DispatchBatch.RUNNING,
-            (DispatchBatch.heartbeat_at.is_null()) | (DispatchBatch.heartbeat_at < stale)).execute()
+            dead_run, DispatchBatch.message.is_null(False)).execute()
+        DispatchBatch.update(status=DispatchBatch.DONE, updated_at=now).where(
+            dead_run, DispatchBatch.message.is_null()).execute()
     if stuck:
         log_event("interrupted", f"{len(stuck)} recipients were mid-submit when their worker stopped; "
                                  "finalised as failed and refunded, not resent")

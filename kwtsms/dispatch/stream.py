@@ -29,8 +29,8 @@ from .. import smstext
 from ..db import db, execute, fetch_all, fetch_one, placeholders
 from ..jobs import QueueUnavailable, queue, redis_client
 from ..models import DispatchBatch, Message, Recipient, utcnow
-from . import providers, service
-from .providers.base import INTERRUPTED, Item, Outcome, ProviderError, Work
+from . import runner, service
+from .providers.base import Item
 
 log = logging.getLogger("kwtsms.dispatch")
 
@@ -204,35 +204,10 @@ def run_group(message_ids):
                     Item(rid, mobile, smstext.render(text, name) if "{name}" in text else text, pages))
             tick = _heartbeat(run_id)
             for key, per_message in by_provider.items():
-                submit_lots(token, routes[key], [(messages[mid], items) for mid, items in per_message.items()], tick)
+                runner.submit(token, routes[key], [(messages[mid], items) for mid, items in per_message.items()], tick)
     finally:
         _finish_group(run_id, message_ids, utcnow())
     return len(rows)
-
-
-def submit_lots(token, provider_row, lots, tick):
-    """Hand each message's claimed items ([(message, items)]) to the provider, then
-    record every answer in one transaction."""
-    ids = [item.id for _message, items in lots for item in items]
-    if provider_row is None:
-        service.release_claims(token, ids, "no route for this number", 60)
-        service.log_event("no_route", f"no route for {lots[0][1][0].mobile} (and {len(ids) - 1} more)")
-        return
-    provider = providers.get(provider_row, current_app.config)
-    outcomes = []
-    for message, items in lots:
-        work = Work(message_id=message.id, msg_id=message.msg_id, sender=message.sender, items=items,
-                    valid_until=service.validity(message), tick=tick)
-        try:
-            outcomes += provider.submit(work)
-        except ProviderError as error:  # nothing of this message was handed over
-            service.release_claims(token, [item.id for item in items], str(error)[:200], error.retry_after)
-        except Exception as error:  # noqa: BLE001 - a provider bug: we cannot know what went out
-            log.exception("provider %s failed mid-submit", provider_row.name)
-            service.log_event("provider_error", f"{provider_row.name}: {error!r}", provider_row.id)
-            outcomes += [Outcome(item.id, INTERRUPTED, f"interrupted: {error!r}"[:200]) for item in items]
-    service.record_outcomes(token, provider_row.id, outcomes, provider.take_receipts())
-    provider.after_commit()
 
 
 def _heartbeat(run_id, every=5.0):

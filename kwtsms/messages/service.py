@@ -23,7 +23,7 @@ from ..dispatch import stream
 from ..destinations.service import coverage_for
 from ..jobs import QueueUnavailable, queue
 from ..recharge.service import check_low_balance
-from ..models import Account, Contact, Group, Message, OptOut, Recipient, utcnow
+from ..models import Contact, Group, Message, OptOut, Recipient, utcnow
 from ..models.messages import new_message_id
 from ..senders.service import check_sender
 
