@@ -13,6 +13,7 @@ the slow check (and the per-IP rate limit); regenerating the password bumps the
 version stored in the database, which every process reads on each call, so an old
 password stops working everywhere at once.
 """
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -67,10 +68,14 @@ def find_account(username):
     return fetch_model(Account, "api_username = ?", (username,))
 
 
-def _hmac_key():
-    secret = current_app.config["SECRET_KEY"]
+@functools.lru_cache(maxsize=8)
+def _key_for(secret):
     secret = secret.encode() if isinstance(secret, str) else secret
     return hashlib.sha256(b"kwtsms api credentials\x00" + secret).digest()
+
+
+def _hmac_key():
+    return _key_for(current_app.config["SECRET_KEY"])
 
 
 def _slow_miss(password):
