@@ -76,6 +76,12 @@ def test_a_push_lost_with_redis_is_made_again_by_the_rescue(ctx, customer, sink_
     assert statuses(message) == {"sent": 1}
 
 
+def test_the_rescue_leaves_small_messages_in_line_while_a_drain_job_runs(ctx, customer, sink_route, redis_url):
+    send_one(customer, "96550000001")  # pushed: the drain job is queued and marked
+    assert service.rescue(now=utcnow() + datetime.timedelta(minutes=1)) == 0
+    assert Redis.from_url(redis_url).llen(stream.LIST_KEY) == 1  # not pushed twice
+
+
 def test_the_clock_starts_a_drain_job_when_none_runs(ctx, customer, sink_route, redis_url):
     message = send_one(customer, "96550000001")
     redis = Redis.from_url(redis_url)

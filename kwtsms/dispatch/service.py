@@ -717,18 +717,21 @@ def rescue(now=None, grace=datetime.timedelta(seconds=30)):
         for batch in batches:
             if not _job_alive(found, batch.job_id):
                 queued += enqueue_batch(batch, at=batch.run_after if batch.status == DispatchBatch.WAITING else None)
-        # Accepted messages whose dispatch job was lost before it cut batches.
+        # Accepted messages whose dispatch was lost before it cut batches (or, for a small
+        # message, before a group run claimed it): recipients waiting, no open batch.
         from ..messages.service import enqueue_dispatch
+        from . import stream
+        stream_busy = stream.is_draining()  # small messages may still be waiting in line
+        waiting = Recipient.select(Recipient.id).where(Recipient.message == Message.id, Recipient.status == QUEUED)
+        batched = DispatchBatch.select(DispatchBatch.id).where(DispatchBatch.message == Message.id,
+                                                               DispatchBatch.status.in_(DispatchBatch.OPEN))
         candidates = Message.select().where(
             Message.status.in_([Message.QUEUED, Message.SCHEDULED, Message.SENDING]),
             Message.enqueued_at.is_null(False), Message.enqueued_at < now - grace,
-            fn.COALESCE(Message.scheduled_at, Message.created_at) < now - grace)
+            fn.COALESCE(Message.scheduled_at, Message.created_at) < now - grace,
+            fn.EXISTS(waiting), ~fn.EXISTS(batched))
         for message in candidates:
-            has_open_batch = DispatchBatch.select().where(DispatchBatch.message == message.id,
-                                                         DispatchBatch.status.in_(DispatchBatch.OPEN)).exists()
-            if has_open_batch:
-                continue
-            if not Recipient.select().where(Recipient.message == message.id, Recipient.status == QUEUED).exists():
+            if stream_busy and stream.takes(message.recipients_count, None):
                 continue
             job = Job.fetch_many([f"dispatch-{message.msg_id}"], connection=connection)[0]
             if job is not None and job.get_status(refresh=False) in ("queued", "scheduled", "deferred", "started"):

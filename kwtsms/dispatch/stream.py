@@ -83,6 +83,11 @@ def _enqueue_drain():
         raise
 
 
+def is_draining():
+    """Is a drain job queued or running (so listed messages will be reached)?"""
+    return bool(_redis().exists(DRAINING_KEY))
+
+
 def ensure_draining():
     """The clock's safety net: ids waiting on the list and no drain job (its worker died,
     or a web process died between its push and starting one)."""
