@@ -1,7 +1,9 @@
-"""Shared by the benchmarks: a fresh migrated SQLite database and a description of the machine."""
+"""Shared by the benchmarks: a fresh migrated database (SQLite, or a throwaway PostgreSQL one) and a
+description of the machine."""
 import os
 import platform
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 OUT = Path(__file__).parent / "out"  # generated files; ignored by git
@@ -28,6 +30,37 @@ def fresh_app(database_url=None, **config):
     app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "bench", **config})
     db_module.upgrade()
     return app
+
+
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def postgres_admin_url():
+    """BENCH_POSTGRES_URL (a server to create throwaway databases on), the local one by default; "" skips PostgreSQL."""
+    return os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+@contextmanager
+def postgres_database(admin_url, name):
+    """A new, empty database `name` on the server of `admin_url`; yields its URL, drops it (WITH FORCE) afterwards."""
+    import psycopg2
+    admin = psycopg2.connect(admin_url)
+    admin.autocommit = True
+    try:
+        admin.cursor().execute(f'CREATE DATABASE "{name}"')
+        base, _, _ = admin_url.rpartition("/")
+        try:
+            yield f"{base}/{name}"
+        finally:
+            admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.close()
+
+
+def pooled(url, max_connections=8, stale_timeout=300):
+    """The URL of peewee's connection pool for a postgresql:// URL (what the Procfile's processes use)."""
+    return (url.replace("postgresql://", "postgresql+pool://", 1)
+            + f"?max_connections={max_connections}&stale_timeout={stale_timeout}")
 
 
 def start_redis(workdir):
