@@ -474,11 +474,13 @@ def _apply_receipts(receipts, now, stored_ids=None):
                        CarrierReceipt.MATCHED if hit else CarrierReceipt.PENDING, now)
                       for hit, r in zip(hits, receipts)])
     else:
-        matched = [(hit[0], CarrierReceipt.MATCHED, receipt_id) for hit, receipt_id in zip(hits, stored_ids) if hit]
-        if matched:  # one prepared statement for all: peewee would build one UPDATE per receipt
-            param = db.obj.param
-            db.cursor().executemany(f"UPDATE carrier_receipt SET submission_id = {param}, state = {param} "
-                                    f"WHERE id = {param}", matched)
+        matched = [(receipt_id, hit[0]) for hit, receipt_id in zip(hits, stored_ids) if hit]
+        # One UPDATE per few hundred receipts (a CASE maps each to its submission): executemany
+        # is one statement per row on psycopg2, and a path every early receipt takes.
+        for part in _chunks(matched):
+            execute(f"UPDATE carrier_receipt SET state = ?, submission_id = CASE id {' '.join(['WHEN ? THEN ?'] * len(part))}"
+                    f" END WHERE id IN ({placeholders(len(part))})",
+                    (CarrierReceipt.MATCHED, *[value for pair in part for value in pair], *[rid for rid, _sid in part]))
     if not outcome:
         return {}
     by_state = defaultdict(list)
