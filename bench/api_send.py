@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import fresh_app, machine, start_redis  # noqa: E402
+from bench.common import fresh_app, machine, pooled, postgres_admin_url, postgres_database, start_redis  # noqa: E402
 
 from flask import Flask, request  # noqa: E402
 
@@ -276,21 +276,10 @@ def main():
         sqlite_url = f"sqlite:///{workdir}/bench.db"
         results["sqlite"] = run_api("sqlite", sqlite_url, sqlite_url, redis_url, env, 2_000_000)
 
-        postgres = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+        postgres = postgres_admin_url()
         if postgres:
-            import psycopg2
-            name = f"kwtsms_bench_api_{os.getpid()}"
-            admin = psycopg2.connect(postgres)
-            admin.autocommit = True
-            admin.cursor().execute(f'CREATE DATABASE "{name}"')
-            base, _, _ = postgres.rpartition("/")
-            url = f"{base}/{name}"
-            try:
-                pooled = url.replace("postgresql://", "postgresql+pool://", 1) + "?max_connections=8&stale_timeout=300"
-                results["postgresql"] = run_api("postgresql", url, pooled, redis_url, env, 6_000_000)
-            finally:
-                admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                admin.close()
+            with postgres_database(postgres, f"kwtsms_bench_api_{os.getpid()}") as url:
+                results["postgresql"] = run_api("postgresql", url, pooled(url), redis_url, env, 6_000_000)
     finally:
         redis_process.terminate()
 

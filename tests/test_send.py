@@ -186,6 +186,13 @@ def test_sweep_queues_messages_accepted_while_redis_was_down(customer, app, redi
     assert Message.get_by_id(result.message.id).enqueued_at is not None
 
 
+def test_a_message_that_is_only_name_is_refused_for_numbers_without_one(customer):
+    with pytest.raises(SendRefused) as refused:
+        service.send_message(customer, sender="KWT-SMS", text="{name}", numbers="96550000001")
+    assert refused.value.code == "ERR009" and balance(customer) == 1000
+    assert Message.select().count() == 0
+
+
 def test_mixed_countries_are_priced_by_each_destination(customer):
     from kwtsms.destinations.service import invalidate_cache
     from kwtsms.models import AccountCountry, Country

@@ -156,7 +156,11 @@ def price(account, info, audience):
         if personalised:
             pages = pages_for_name.get(name)
             if pages is None:
-                pages = pages_for_name[name] = smstext.analyze(smstext.render(info.text, name)).pages
+                rendered = smstext.render(info.text, name)
+                if not rendered.strip():
+                    raise SendRefused("ERR009", _l("With no name to fill in, this message is empty. Add some text "
+                                                   "around {name}."))
+                pages = pages_for_name[name] = smstext.analyze(rendered).pages
         else:
             pages = info.pages
         points = pages * points_per_page
@@ -289,7 +293,7 @@ def send_message(account, *, sender, text, numbers=(), group_ids=(), schedule_at
             recipients_count=quote.count, points=0 if test else quote.points, status=status, source=source,
             is_test=test, scheduled_at=schedule_at, enqueued_at=now if streamed else None, created_at=now)
         balance_after = account.balance
-        if not test:
+        if not test and quote.points:  # a destination may cost nothing (an operator's choice)
             try:
                 entry = ledger.charge(account.id, quote.points, reason=_charge_reason(message),
                                       reference=message.msg_id)
