@@ -152,9 +152,10 @@ def _start_group(message_ids, now):
     # Older messages are left alone: their batch job expires them (see runner.run_batch).
     fresh_since = now - datetime.timedelta(hours=current_app.config["DISPATCH_VALIDITY_HOURS"])
     with db.atomic():
-        (run_id,) = fetch_one("INSERT INTO dispatch_batch (message_id, first_id, last_id, size, status, job_id, token, runs, "
-                  "heartbeat_at, created_at, updated_at) VALUES (NULL, ?, ?, ?, ?, '', ?, 1, ?, ?, ?) RETURNING id",
-                  (message_ids[0], message_ids[-1], len(message_ids), DispatchBatch.RUNNING, token, now, now, now))
+        (run_id,) = fetch_one(
+            "INSERT INTO dispatch_batch (message_id, first_id, last_id, size, status, job_id, token, runs, heartbeat_at, "
+            "created_at, updated_at) VALUES (NULL, ?, ?, ?, ?, '', ?, 1, ?, ?, ?) RETURNING id",
+            (message_ids[0], message_ids[-1], len(message_ids), DispatchBatch.RUNNING, token, now, now, now))
         execute(
             "UPDATE recipient SET status = ?, claim = ?, updated_at = ? "
             f"WHERE message_id IN (SELECT id FROM message WHERE id IN ({ids}) AND status IN (?, ?) "
