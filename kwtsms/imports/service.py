@@ -14,7 +14,7 @@ from pathlib import Path
 from flask_babel import lazy_gettext as _l
 
 from .. import phone
-from ..db import db
+from ..db import db, fetch_all, placeholders, sql
 from ..errors import FieldErrors
 from ..groups.service import clean_name, create_group
 from ..models import Contact, ContactImport, Group, utcnow
@@ -140,17 +140,14 @@ class _Batch:
 
 
 def _insert_sql(count):
-    param = db.obj.param
-    values = ",".join([f"(?, ?, ?)"] * count).replace("?", param)
-    return f"INSERT INTO contact (group_id, name, mobile) VALUES {values} ON CONFLICT DO NOTHING"
+    values = ",".join(["(?, ?, ?)"] * count)
+    return sql(f"INSERT INTO contact (group_id, name, mobile) VALUES {values} ON CONFLICT DO NOTHING")
 
 
 def _existing(group_id, numbers):
     """{number: contact id} for the numbers already in the group."""
-    param = db.obj.param
-    sql = (f"SELECT mobile, id FROM contact WHERE group_id = {param} AND mobile IN "
-           f"({','.join([param] * len(numbers))})")
-    return dict(db.execute_sql(sql, [group_id, *numbers]).fetchall())
+    return dict(fetch_all(f"SELECT mobile, id FROM contact WHERE group_id = ? AND mobile IN "
+                          f"({placeholders(len(numbers))})", [group_id, *numbers]))
 
 
 def _write_batch(contact_import, batch, last_id_before, fraction_done):
