@@ -34,6 +34,14 @@ def test_many_small_messages_go_out_in_one_group_run(ctx, customer, sink_route, 
     assert_ledger_exact(customer)
 
 
+def test_the_admin_monitor_counts_small_messages_in_line(ctx, customer, sink_route, redis_url):
+    send_one(customer, "96550000001")
+    send_one(customer, "96550000002")
+    assert service.overview()["streamed"] == 2
+    work(redis_url)
+    assert service.overview()["streamed"] == 0
+
+
 def test_a_message_pushed_twice_is_sent_once(ctx, customer, sink_route, redis_url):
     message = send_one(customer, "96550000001")
     assert stream.push([message.id, message.id])

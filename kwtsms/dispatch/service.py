@@ -762,8 +762,9 @@ def overview(now=None):
     batches = dict(DispatchBatch.select(DispatchBatch.status, fn.COUNT(DispatchBatch.id))
                    .where(DispatchBatch.status.in_(DispatchBatch.OPEN)).group_by(DispatchBatch.status).tuples())
     pending_receipts = CarrierReceipt.select().where(CarrierReceipt.state == CarrierReceipt.PENDING).count()
+    from . import stream
     return {"open_messages": len(open_ids), "recipients": dict(counts), "batches": batches,
-            "pending_receipts": pending_receipts}
+            "pending_receipts": pending_receipts, "streamed": stream.waiting()}
 
 
 def recent_events(limit=50):

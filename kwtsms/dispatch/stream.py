@@ -83,6 +83,14 @@ def _enqueue_drain():
         raise
 
 
+def waiting():
+    """How many small messages wait in line for the drain job (0 when Redis cannot say)."""
+    try:
+        return _redis().llen(LIST_KEY)
+    except (QueueUnavailable, RedisError):
+        return 0
+
+
 def is_draining():
     """Is a drain job queued or running (so listed messages will be reached)?"""
     return bool(_redis().exists(DRAINING_KEY))
