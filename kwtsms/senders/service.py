@@ -38,7 +38,7 @@ from peewee import IntegrityError, fn
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..admin.service import audit
-from ..db import built_sql, db
+from ..db import db, fetch_model
 from ..errors import FieldErrors
 from ..models import Account, BlockedName, MobileVerification, SenderId, utcnow
 
@@ -505,11 +505,8 @@ def check_sender(account, sender, destination_numbers=()):
     sender = sender if isinstance(sender, str) else ""
     if sender == SHARED_SENDER:
         return SenderDecision(sender=sender, allowed=True)
-    row = None
-    if sender:  # the model query's SQL is built once: every API send asks this
-        lookup = built_sql("sender id by name", lambda: SenderId.select().where(SenderId.account == 0,
-                                                                                SenderId.name == ""))
-        row = next(iter(SenderId.raw(lookup, account.id, sender)), None)
+    # Raw SQL (kwtsms.db.fetch_model): every API send asks this.
+    row = fetch_model(SenderId, "account_id = ? AND name = ?", (account.id, sender)) if sender else None
     if row is None:
         return _refused(sender, _l("%(sender)s is not a sender ID of this account. Sender IDs are case "
                                    "sensitive.", sender=sender or "''"))
