@@ -1,6 +1,7 @@
 """The API's endpoints and every error code of API.md, bad input, and access rules."""
 import datetime
 import json
+import time
 
 import pytest
 
@@ -537,6 +538,9 @@ def test_rate_limit_is_configurable_and_per_ip(app_config, redis_client, account
     body = {"username": account.api_username, "password": API_PASSWORD}
     codes = [client.post("/API/balance/", json=body).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
+    limited = client.post("/API/balance/", json=body)
+    window_left = 60 - time.time() % 60  # Retry-After says when this minute's window ends
+    assert abs(int(limited.headers["Retry-After"]) - window_left) <= 1
     other_ip = client.post("/API/balance/", json=body, environ_base={"REMOTE_ADDR": "10.9.8.7"})
     assert other_ip.status_code == 200
     # The API's limit is its own: the login form keeps its limit.

@@ -104,7 +104,8 @@ def http_error(error):
     described = {413: f"The request body is larger than {current_app.config['API_MAX_BODY_BYTES']} bytes.",
                  429: f"Too many requests from this IP address: at most {current_app.config['API_RATE_LIMIT']}."}
     api_error = ApiError(f"ERR{code}", described.get(code) or error.description, code)
-    return error_response(api_error, {"Retry-After": "1"} if code == 429 else None)
+    return error_response(api_error, {"Retry-After": str(ratelimit.retry_after("API_RATE_LIMIT"))}
+                          if code == 429 else None)
 
 
 def unexpected_error(error):
