@@ -1,4 +1,5 @@
 """The database: one proxy for the whole app, connection per request, migrations runner."""
+import datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -110,6 +111,11 @@ def fetch_all(text, params=()):
 def placeholders(count):
     """"?, ?, ?" for an IN (...) list of `count` values."""
     return ", ".join(["?"] * count)
+
+
+def as_datetime(value):
+    """A datetime read by raw SQL: SQLite gives it back as text, PostgreSQL as a datetime."""
+    return datetime.datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def chunks(seq, size):

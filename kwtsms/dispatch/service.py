@@ -23,7 +23,7 @@ from flask import current_app
 from peewee import JOIN, SQL, NodeList, fn
 
 from .. import ledger
-from ..db import chunks, db, execute, for_update, insert_rows, placeholders
+from ..db import as_datetime, chunks, db, execute, for_update, insert_rows, placeholders
 from ..events import recipients_finalized
 from ..models import (Account, CarrierReceipt, CarrierSubmission, DispatchBatch, DispatchEvent, DispatchProvider,
                       DispatchRoute, Message, Recipient, utcnow)
@@ -321,8 +321,7 @@ def finish_run(batch, token, now=None):
         left = (Recipient.select(fn.MIN(fn.COALESCE(Recipient.retry_at, now)))
                 .where(Recipient.message == batch.message_id, Recipient.id.between(batch.first_id, batch.last_id),
                        Recipient.status == QUEUED).scalar())
-        if isinstance(left, str):  # SQLite gives MIN() over a COALESCE back as text
-            left = datetime.datetime.fromisoformat(left)
+        left = as_datetime(left)  # SQLite gives MIN() over a COALESCE back as text
         status = DispatchBatch.DONE if left is None else DispatchBatch.WAITING
         DispatchBatch.update(status=status, run_after=left, updated_at=now, heartbeat_at=now).where(
             DispatchBatch.id == batch.id, DispatchBatch.token == token).execute()

@@ -26,7 +26,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 
 from .. import smstext
-from ..db import db, execute, fetch_all, fetch_one, placeholders
+from ..db import as_datetime, db, execute, fetch_all, fetch_one, placeholders
 from ..jobs import QueueUnavailable, queue, redis_client
 from ..models import DispatchBatch, Message, Recipient, utcnow
 from . import runner, service
@@ -144,10 +144,7 @@ class _Message:
     scheduled_at: datetime.datetime
 
     def __post_init__(self):
-        if isinstance(self.created_at, str):  # SQLite hands raw SQL its datetimes as text
-            self.created_at = datetime.datetime.fromisoformat(self.created_at)
-        if isinstance(self.scheduled_at, str):
-            self.scheduled_at = datetime.datetime.fromisoformat(self.scheduled_at)
+        self.created_at, self.scheduled_at = as_datetime(self.created_at), as_datetime(self.scheduled_at)
 
 
 # --- one group run ---------------------------------------------------------------------------
@@ -185,10 +182,8 @@ def _finish_group(run_id, message_ids, now):
         execute("UPDATE dispatch_batch SET status = ?, updated_at = ?, heartbeat_at = ? WHERE id = ?",
                 (DispatchBatch.DONE, now, now, run_id))
     for message_id, retry_at in waiting:
-        if isinstance(retry_at, str):  # SQLite gives MIN() of a datetime back as text
-            retry_at = datetime.datetime.fromisoformat(retry_at)
         for batch in service.plan_batches(message_id):
-            service.enqueue_batch(batch, at=retry_at)
+            service.enqueue_batch(batch, at=as_datetime(retry_at))
 
 
 def run_group(message_ids):
