@@ -320,9 +320,7 @@ def enqueue_dispatch(message):
             return True
         log.warning("message %s not handed to the dispatch stream yet; the sweep will queue it", message.msg_id)
         if message.enqueued_at is not None:
-            message.enqueued_at = None
-            with db.atomic():
-                Message.update(enqueued_at=None).where(Message.id == message.id).execute()
+            _mark_enqueued(message, None)
         return False
     try:
         jobs = queue()
@@ -338,8 +336,9 @@ def enqueue_dispatch(message):
     return True
 
 
-def _mark_enqueued(message):
-    message.enqueued_at = utcnow()
+def _mark_enqueued(message, when=...):
+    """Record that the message is (now, by default) or is not (None) in Redis's hands."""
+    message.enqueued_at = utcnow() if when is ... else when
     with db.atomic():
         Message.update(enqueued_at=message.enqueued_at).where(Message.id == message.id).execute()
 
