@@ -1,10 +1,15 @@
 """The database: one proxy for the whole app, connection per request, migrations runner."""
 import datetime
+import fcntl
+import os
+import select
+import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
 from peewee import DatabaseProxy, SqliteDatabase
-from playhouse.db_url import connect
+from playhouse.db_url import connect, register_database
+from playhouse.pool import PooledPostgresqlDatabase
 from playhouse.migrations import Runner
 
 from .config import PROJECT_ROOT
@@ -23,6 +28,114 @@ SQLITE_PRAGMAS = {
 }
 
 
+class _WriterQueue:
+    """An OS file lock that SQLite writers take before BEGIN IMMEDIATE.
+
+    SQLite's own busy handler polls: a writer that finds the database locked sleeps
+    1 ms, then 2, 5, 10... even when the holder lets go a few microseconds later. A
+    blocking flock() wakes the next writer at once, so writers from every process
+    and thread take turns without sleeping. It only adds order: SQLite's lock still
+    guards the data, and a writer that does not take this lock (the sqlite3 shell, a
+    statement outside a transaction) is waited for by busy_timeout as before.
+
+    One per database file (see writer_queue), re-entrant per thread: a thread never
+    waits for a lock it already holds, even through a second connection.
+    """
+
+    def __init__(self, path):
+        self.path = f"{path}.writer-lock"
+        self.local = threading.local()
+
+    def acquire(self):
+        local = self.local
+        depth = getattr(local, "depth", 0)
+        if depth == 0:
+            if getattr(local, "pid", None) != os.getpid():
+                # A forked child shares its parent's open file, and so its lock: open its own.
+                local.fd, local.pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+            fcntl.flock(local.fd, fcntl.LOCK_EX)
+        local.depth = depth + 1
+
+    def release(self):
+        local = self.local
+        depth = getattr(local, "depth", 0)
+        if depth == 1:
+            fcntl.flock(local.fd, fcntl.LOCK_UN)
+        local.depth = max(0, depth - 1)
+
+
+_writer_queues = {}
+_writer_queues_lock = threading.Lock()
+
+
+def writer_queue(path):
+    """The _WriterQueue of a database file, shared by every connection to it in this process."""
+    path = os.path.abspath(path)
+    with _writer_queues_lock:
+        return _writer_queues.setdefault(path, _WriterQueue(path))
+
+
+class QueuedSqliteDatabase(SqliteDatabase):
+    """SQLite whose write transactions queue on a _WriterQueue instead of SQLite's polling."""
+
+    def __init__(self, path, *args, **kwargs):
+        super().__init__(path, *args, **kwargs)
+        self._writers = writer_queue(path)
+        self._queued = threading.local()  # does this thread's open transaction hold the queue?
+
+    def begin(self, lock_type=None):
+        self._writers.acquire()
+        self._queued.held = True
+        try:
+            super().begin(lock_type)
+        except BaseException:
+            self._leave_queue()
+            raise
+
+    def _leave_queue(self):
+        if getattr(self._queued, "held", False):
+            self._queued.held = False
+            self._writers.release()
+
+    def commit(self):
+        try:
+            super().commit()
+        finally:
+            self._leave_queue()
+
+    def rollback(self):
+        try:
+            super().rollback()
+        finally:
+            self._leave_queue()
+
+    def _close(self, conn):
+        self._leave_queue()
+        super()._close(conn)
+
+
+class PingFreePooledPostgresqlDatabase(PooledPostgresqlDatabase):
+    """peewee's PostgreSQL pool, without its `SELECT 1` on every connection it hands out.
+
+    That ping is a round trip on every request, about a tenth of an API send. A
+    connection the server closed (a restart, a crash, a terminated backend) has its
+    socket readable while we are not waiting for anything: polling it costs a system
+    call, not a round trip. A connection lost without a word (a cut network) is found
+    by the first statement, as the ping would have hung on it too.
+    """
+
+    def _is_closed(self, conn):
+        adapter = self._adapter
+        if conn.closed or adapter.txn_status(conn) == adapter.txn_unknown:
+            return True
+        if select.select([conn], [], [], 0)[0]:  # the server spoke unasked: it said goodbye
+            return True
+        return not adapter.is_connection_reusable(conn)  # rolls back a transaction left open
+
+
+register_database(PingFreePooledPostgresqlDatabase, "postgresql+pool", "postgres+pool")
+
+
 def make_database(url):
     """A peewee Database for a URL: sqlite:///path or postgresql://user@host/db."""
     if url.startswith("sqlite"):
@@ -33,7 +146,9 @@ def make_database(url):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # IMMEDIATE takes the write lock when a transaction begins, so two
         # transactions never deadlock upgrading a read lock to a write lock.
-        return SqliteDatabase(path or ":memory:", pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
+        if path in ("", "/:memory:"):
+            return SqliteDatabase(":memory:", pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
+        return QueuedSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
     return connect(url)
 
 
