@@ -96,8 +96,8 @@ def _remember(cache, key, value):
 def _verify(key, password, password_hash):
     """Constant-time check of `password` against `password_hash` (None: unknown account),
     remembering the outcome under `key` as a keyed HMAC only."""
-    digest = hmac.new(_hmac_key(), repr(key).encode() + b"\x00" + password.encode("utf-8", "surrogatepass"),
-                      hashlib.sha256).digest()
+    digest = hmac.digest(_hmac_key(), repr(key).encode() + b"\x00" + password.encode("utf-8", "surrogatepass"),
+                         "sha256")
     with _lock:
         known = _verified.get(key)
         refused = (key, digest) in _refused

@@ -197,26 +197,41 @@ def prepare(account, *, sender, text, numbers=(), group_ids=()):
     return info, audience, quote
 
 
-def _check_repeat(account, numbers, now):
-    """ERR028: the same number was sent to less than 15 seconds ago (API sends)."""
-    for part in chunks(numbers, IN_LIST):
-        recent = fetch_one(
-            "SELECT recipient.mobile FROM recipient JOIN message ON message.id = recipient.message_id "
-            f"WHERE recipient.mobile IN ({placeholders(len(part))}) AND message.account_id = ? "
-            "AND message.created_at > ? AND message.is_test = ? LIMIT 1", (*part, account.id, now - REPEAT_WINDOW, False))
-        if recent:
-            raise SendRefused("ERR028", _l("%(number)s was sent a message less than 15 seconds ago; nothing was "
-                                           "sent.", number=recent[0]), "numbers")
+_WAITING = ("SELECT COUNT(*) FROM (SELECT 1 FROM message WHERE account_id = ? AND status IN (?, ?) LIMIT ?) "
+            "AS waiting")  # counting stops at the limit: a full queue is not counted to the end on every send
+_RECENT = ("SELECT recipient.mobile FROM recipient JOIN message ON message.id = recipient.message_id "
+           "WHERE recipient.mobile IN ({numbers}) AND message.account_id = ? AND message.created_at > ? "
+           "AND message.is_test = ? LIMIT 1")
 
 
-def _check_queue_room(account):
-    """ERR013: too many messages waiting to go out (queued or scheduled; not those the
-    workers already took)."""
-    limit = current_app.config["MAX_QUEUED_MESSAGES"]
-    # Counting stops at the limit: a full queue is not counted to the end on every send.
-    (waiting,) = fetch_one("SELECT COUNT(*) FROM (SELECT 1 FROM message WHERE account_id = ? AND status IN (?, ?) "
-                           "LIMIT ?) AS waiting", (account.id, Message.QUEUED, Message.SCHEDULED, limit))
-    if waiting >= limit:
+def _check_repeat_and_room(account, numbers, now, *, repeat_guard, queue_room):
+    """ERR028 (with repeat_guard: a number was sent to less than 15 seconds ago, as the
+    API refuses) and ERR013 (with queue_room: too many messages waiting to go out,
+    queued or scheduled, not those the workers already took). Both are read in one
+    statement: each statement is a round trip to PostgreSQL."""
+    parts = list(chunks(numbers, IN_LIST)) if repeat_guard else []
+    columns, params = [], []
+    if queue_room:
+        limit = current_app.config["MAX_QUEUED_MESSAGES"]
+        columns.append(f"({_WAITING})")
+        params += [account.id, Message.QUEUED, Message.SCHEDULED, limit]
+    for part in parts[:1]:
+        columns.append(f"({_RECENT.format(numbers=placeholders(len(part)))})")
+        params += [*part, account.id, now - REPEAT_WINDOW, False]
+    if not columns:
+        return
+    row = list(fetch_one("SELECT " + ", ".join(columns), params))
+    waiting = row.pop(0) if queue_room else 0
+    recent = row[0] if parts else None
+    for part in parts[1:]:  # more numbers than one IN list holds: a campaign asking for the guard
+        if recent is None:
+            found = fetch_one(_RECENT.format(numbers=placeholders(len(part))),
+                              (*part, account.id, now - REPEAT_WINDOW, False))
+            recent = found and found[0]
+    if recent:
+        raise SendRefused("ERR028", _l("%(number)s was sent a message less than 15 seconds ago; nothing was "
+                                       "sent.", number=recent), "numbers")
+    if queue_room and waiting >= limit:
         raise SendRefused("ERR013", _l("You already have %(n)d messages waiting to be sent; wait for them "
                                        "or cancel some.", n=waiting), "message")
 
@@ -236,52 +251,39 @@ _INSERT_MESSAGE = (f"INSERT INTO message ({', '.join(_MESSAGE_COLUMNS)}) "
                    f"VALUES ({placeholders(len(_MESSAGE_COLUMNS))}) RETURNING id")
 
 
-def _create_message(**values):
-    """Message.create() in one raw INSERT: the ORM would cost more than the rest of an API send."""
-    message = Message(msg_id=new_message_id(), **values)
+def _insert_message(message):
+    """message.save() in one raw INSERT: the ORM would cost more than the rest of an API send."""
     message.id = fetch_one(_INSERT_MESSAGE, [getattr(message, column) for column in _MESSAGE_COLUMNS])[0]
-    return message
-
-
-@dataclass
-class _Sender:
-    """What a send reads of its account, fresh from the database."""
-    id: int
-    is_blocked: bool
-    balance: int
-    low_balance_threshold: int
-
-
-def _fresh_account(account_id):
-    row = fetch_one("SELECT is_blocked, balance, low_balance_threshold FROM account WHERE id = ?", (account_id,))
-    return _Sender(account_id, bool(row[0]), row[1], row[2])
 
 
 def send_message(account, *, sender, text, numbers=(), group_ids=(), schedule_at=None, test=False,
                  source=Message.WEB, repeat_guard=False, now=None):
-    """Accept a send: all of it, or nothing (SendRefused). Returns a SendResult."""
+    """Accept a send: all of it, or nothing (SendRefused). Returns a SendResult.
+
+    `account` is the Account as this request (or job) loaded it: its balance is not
+    trusted (the charge checks it in SQL), its blocked flag and threshold are.
+    """
     now = now or utcnow()
-    account = _fresh_account(account.id)
     if account.is_blocked:
         raise SendRefused("ERR005", _l("This account is blocked."), "message")
     if schedule_at is not None and schedule_at <= now:
         raise SendRefused("ERR002", _l("The scheduled time has already passed. Choose a time in the future."),
                           "schedule_at")
     info, audience, quote = prepare(account, sender=sender, text=text, numbers=numbers, group_ids=group_ids)
-    if repeat_guard:
-        _check_repeat(account, (row[0] for row in quote.rows), now)
-    if not test:
-        _check_queue_room(account)
+    _check_repeat_and_room(account, [row[0] for row in quote.rows], now, repeat_guard=repeat_guard,
+                           queue_room=not test)
 
     status = Message.TEST if test else (Message.SCHEDULED if schedule_at else Message.QUEUED)
     # Small messages go to the dispatch stream right after the commit: marked as
     # handed over in the same INSERT, unmarked if Redis refuses them (see enqueue_dispatch).
     streamed = not test and stream.takes(quote.count, schedule_at)
+    # Built before the transaction: on SQLite every other writer waits while it is open.
+    message = Message(msg_id=new_message_id(), account=account.id, sender=sender, text=info.text,
+                      encoding=info.encoding, pages=info.pages, recipients_count=quote.count,
+                      points=0 if test else quote.points, status=status, source=source, is_test=test,
+                      scheduled_at=schedule_at, enqueued_at=now if streamed else None, created_at=now)
     with db.atomic():
-        message = _create_message(
-            account=account.id, sender=sender, text=info.text, encoding=info.encoding, pages=info.pages,
-            recipients_count=quote.count, points=0 if test else quote.points, status=status, source=source,
-            is_test=test, scheduled_at=schedule_at, enqueued_at=now if streamed else None, created_at=now)
+        _insert_message(message)
         balance_after = account.balance
         if not test and quote.points:  # a destination may cost nothing (an operator's choice)
             try:
