@@ -21,3 +21,38 @@ def test_without_redis_the_limit_still_holds_in_memory(app_config):
     app = create_app({**app_config, "REDIS_URL": "redis://127.0.0.1:1/0", "API_RATE_LIMIT": "2 per minute"})
     with app.test_request_context("/API/balance/", environ_base={"REMOTE_ADDR": "10.1.2.3"}):
         assert [ratelimit.hit("api", "API_RATE_LIMIT") for _ in range(3)] == [True, True, False]
+
+
+def _other_process():
+    """What a second web process starts with: no lease of its own (the Redis counter is shared)."""
+    ratelimit._leases.clear()
+
+
+def test_a_high_limit_lets_exactly_its_count_through_across_processes(app, redis_client):
+    app.config["API_RATE_LIMIT"] = "1000 per day"  # leases of 10 hits
+    with app.test_request_context("/API/balance/", environ_base={"REMOTE_ADDR": "10.9.8.7"}):
+        passed = 0
+        for turn in range(1200):
+            if turn % 7 == 0:
+                _other_process()  # leftovers of a lease are never handed to anyone else
+            passed += ratelimit.hit("api", "API_RATE_LIMIT")
+        assert 0 < passed <= 1000
+        _other_process()
+        assert not ratelimit.hit("api", "API_RATE_LIMIT")
+
+
+def test_a_high_limit_asks_redis_once_per_lease(app, redis_client):
+    app.config["API_RATE_LIMIT"] = "1000 per day"
+    with app.test_request_context("/API/balance/", environ_base={"REMOTE_ADDR": "10.9.8.6"}):
+        assert all(ratelimit.hit("api", "API_RATE_LIMIT") for _ in range(1000))
+        assert not ratelimit.hit("api", "API_RATE_LIMIT")
+    (key,) = redis_client.keys("kwtsms:rate:api:10.9.8.6:*")
+    assert int(redis_client.get(key)) == 1010  # 101 leases of 10: one Redis command per ten calls
+
+
+def test_a_low_limit_counts_every_hit_in_redis(app, redis_client):
+    app.config["API_RATE_LIMIT"] = "99 per day"
+    with app.test_request_context("/API/balance/", environ_base={"REMOTE_ADDR": "10.9.8.5"}):
+        assert [ratelimit.hit("api", "API_RATE_LIMIT") for _ in range(100)] == [True] * 99 + [False]
+    (key,) = redis_client.keys("kwtsms:rate:api:10.9.8.5:*")
+    assert int(redis_client.get(key)) == 100
