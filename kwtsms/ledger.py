@@ -69,6 +69,18 @@ def _apply(account_id, amount, kind, *, actor=None, reason="", reference=""):
     return entry
 
 
+def debit_ctes(account_id, points, *, reason, reference, now):
+    """A send's charge as two common table expressions for one PostgreSQL statement:
+    `debit` (the balance after; no row when it is short, and then nothing changes) and
+    its ledger row. Returns (SQL with `?` placeholders, params). The caller writes what
+    the charge pays for in the same statement, from `debit`: the same UPDATE and
+    INSERT as charge(), without the round trips of a transaction around them."""
+    points = _positive(points)
+    return ("debit AS (" + _DEBIT + "), entry AS (INSERT INTO ledger_entry (account_id, kind, amount, "
+            "balance_after, actor_id, reason, reference, created_at) SELECT ?, ?, ?, balance, NULL, ?, ?, ? FROM debit)",
+            [-points, account_id, points, account_id, LedgerEntry.SEND, -points, reason[:500], reference[:100], now])
+
+
 def _positive(points):
     if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
         raise LedgerError("points must be a whole number above zero")

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from .. import ledger, phone, smstext
 from ..api.content import content_refusal
-from ..db import chunks, db, fetch_all, fetch_one, for_update, insert_rows, placeholders
+from ..db import chunks, db, fetch_all, fetch_one, for_update, insert_rows, is_sqlite, placeholders
 from ..dispatch import stream
 from ..destinations.service import coverage_for
 from ..jobs import QueueUnavailable, queue
@@ -239,16 +239,43 @@ def _check_repeat_and_room(account, numbers, now, *, repeat_guard, queue_room):
 def _insert_recipients(message_id, rows, status):
     """Raw multi-row INSERTs: 100,000 recipients in a fraction of a second (peewee's insert_many costs 10x)."""
     now = utcnow()
-    insert_rows("recipient", ("message_id", "mobile", "name", "pages", "points", "status", "error", "refunded",
-                              "updated_at"),
-                [(message_id, number, name, pages, points, status, "", False, now)
-                 for number, name, pages, points in rows])
+    insert_rows("recipient", _RECIPIENT_COLUMNS, [(message_id, number, name, pages, points, status, "", False, now)
+                                                  for number, name, pages, points in rows])
 
 
 _MESSAGE_COLUMNS = ("account_id", "msg_id", "sender", "text", "encoding", "pages", "recipients_count", "points",
                     "status", "source", "is_test", "scheduled_at", "enqueued_at", "created_at")
 _INSERT_MESSAGE = (f"INSERT INTO message ({', '.join(_MESSAGE_COLUMNS)}) "
                    f"VALUES ({placeholders(len(_MESSAGE_COLUMNS))}) RETURNING id")
+
+
+_RECIPIENT_COLUMNS = ("message_id", "mobile", "name", "pages", "points", "status", "error", "refunded", "updated_at")
+ONE_STATEMENT_MAX = 200  # recipients: an API-sized send
+
+
+def _insert_charged_send(message, rows, reason):
+    """PostgreSQL: the charge, its ledger row, the message and its recipients in one
+    statement, which is its own transaction: one round trip instead of six (BEGIN,
+    four writes, COMMIT), for sends of up to ONE_STATEMENT_MAX numbers. Sets
+    message.id and returns the balance after, or None when the balance is short (then
+    nothing was written)."""
+    ctes, params = ledger.debit_ctes(message.account_id, message.points, reason=_charge_reason(message),
+                                     reference=message.msg_id, now=message.created_at)
+    rows_sql = ", ".join(["(?, ?, ?, ?)"] * len(rows))
+    statement = (f"WITH {ctes}, sent AS (INSERT INTO message ({', '.join(_MESSAGE_COLUMNS)}) "
+                 f"SELECT {placeholders(len(_MESSAGE_COLUMNS))} FROM debit RETURNING id), "
+                 f"listed AS (INSERT INTO recipient ({', '.join(_RECIPIENT_COLUMNS)}) "
+                 "SELECT sent.id, r.mobile, r.name, r.pages, r.points, ?, '', FALSE, ? "
+                 f"FROM sent, (VALUES {rows_sql}) AS r (mobile, name, pages, points)) "
+                 "SELECT sent.id, debit.balance FROM sent, debit")
+    params += [getattr(message, column) for column in _MESSAGE_COLUMNS]
+    params += [Recipient.QUEUED, message.created_at]
+    params += [value for row in rows for value in row]
+    found = fetch_one(statement, params)
+    if found is None:
+        return None
+    message.id = found[0]
+    return found[1]
 
 
 def _insert_message(message):
@@ -282,26 +309,39 @@ def send_message(account, *, sender, text, numbers=(), group_ids=(), schedule_at
                       encoding=info.encoding, pages=info.pages, recipients_count=quote.count,
                       points=0 if test else quote.points, status=status, source=source, is_test=test,
                       scheduled_at=schedule_at, enqueued_at=now if streamed else None, created_at=now)
-    with db.atomic():
-        _insert_message(message)
-        balance_after = account.balance
-        if not test and quote.points:  # a destination may cost nothing (an operator's choice)
-            try:
-                entry = ledger.charge(account.id, quote.points, reason=_charge_reason(message),
-                                      reference=message.msg_id)
-            except ledger.InsufficientCredit as short:
-                code = "ERR010" if short.available == 0 else "ERR011"
-                raise SendRefused(code, _l("This send costs %(required)s points but your balance is %(available)s: "
-                                           "%(missing)s points are missing.", required=short.required,
-                                           available=short.available, missing=short.missing),
-                                  "balance", missing=short.missing, required=short.required)
-            balance_after = entry.balance_after
-        _insert_recipients(message.id, quote.rows, Recipient.TEST if test else Recipient.QUEUED)
+    charged = not test and quote.points  # a destination may cost nothing (an operator's choice)
+    if charged and quote.count <= ONE_STATEMENT_MAX and not is_sqlite():
+        balance_after = _insert_charged_send(message, quote.rows, _charge_reason(message))
+        if balance_after is None:
+            _refuse_short(account.id, quote.points)
+    else:
+        with db.atomic():
+            _insert_message(message)
+            balance_after = account.balance
+            if charged:
+                try:
+                    balance_after = ledger.charge(account.id, quote.points, reason=_charge_reason(message),
+                                                  reference=message.msg_id).balance_after
+                except ledger.InsufficientCredit as short:
+                    _refuse_short(account.id, quote.points, short)
+            _insert_recipients(message.id, quote.rows, Recipient.TEST if test else Recipient.QUEUED)
     if status != Message.TEST:
         enqueue_dispatch(message)
         if account.low_balance_threshold:
             check_low_balance(account.id)
     return SendResult(message=message, quote=quote, audience=audience, balance_after=balance_after)
+
+
+def _refuse_short(account_id, points, short=None):
+    """ERR010 / ERR011: the balance does not cover the send."""
+    if short is None:
+        (available,) = fetch_one("SELECT balance FROM account WHERE id = ?", (account_id,))
+        short = ledger.InsufficientCredit(available=available, required=points)
+    code = "ERR010" if short.available == 0 else "ERR011"
+    raise SendRefused(code, _l("This send costs %(required)s points but your balance is %(available)s: "
+                               "%(missing)s points are missing.", required=short.required,
+                               available=short.available, missing=short.missing),
+                      "balance", missing=short.missing, required=short.required)
 
 
 def _charge_reason(message):
