@@ -36,7 +36,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import fresh_app, machine, pooled, postgres_admin_url, postgres_database, start_redis  # noqa: E402
+from bench.common import (fresh_app, machine, pooled, postgres_admin_url, postgres_database,  # noqa: E402
+                          postgres_server_pid, start_redis)
 
 from flask import Flask, request  # noqa: E402
 
@@ -125,7 +126,7 @@ def _children(pid):
 
 
 def _cpu(processes):
-    """{name: CPU seconds}: gunicorn's workers, the RQ worker (with the work horses it forked)."""
+    """{name: CPU seconds}: gunicorn's workers; the RQ worker, the PostgreSQL server: with their children."""
     sample = {}
     for name, pid in processes.items():
         if name == "gunicorn":
@@ -266,9 +267,10 @@ def prepare(database_url, redis_url):
         account = create_account(email="bench@example.com", password="bench-password-1", check_password=False)
         ledger.credit(account, 10_000_000, reason="bench")
         credentials.provision(account, USERNAME, PASSWORD)
-    from kwtsms.db import db
+        from kwtsms.db import db, is_sqlite
+        server_pid = None if is_sqlite() else postgres_server_pid()
     db.close()
-    return account.id
+    return account.id, server_pid
 
 
 def check(database_url, account_id, ok_replies):
@@ -290,12 +292,15 @@ def check(database_url, account_id, ok_replies):
 
 
 def run_api(name, database_url, server_database_url, redis_url, env, first_number):
-    account_id = prepare(database_url, redis_url)
+    account_id, server_pid = prepare(database_url, redis_url)
     env = dict(env, DATABASE_URL=server_database_url)
     worker = _start([sys.executable, "-m", "kwtsms.worker"], env, Path(env["BENCH_LOG_DIR"]) / f"worker-{name}.log")
     web, port = gunicorn("app:app", env)
     try:
-        figures = load(port, first_number, {"gunicorn": web.pid, "rq_worker": worker.pid})
+        processes = {"gunicorn": web.pid, "rq_worker": worker.pid}
+        if server_pid:  # the PostgreSQL server runs here: its CPU is part of what an API call costs
+            processes["postgresql_server"] = server_pid
+        figures = load(port, first_number, processes)
     finally:
         _stop(web)
         _stop(worker)

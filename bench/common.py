@@ -57,6 +57,16 @@ def postgres_database(admin_url, name):
         admin.close()
 
 
+def postgres_server_pid():
+    """The postmaster's pid (the parent of our backend), when it runs on this machine; else None."""
+    from kwtsms.db import fetch_one
+    (backend,) = fetch_one("SELECT pg_backend_pid()")
+    try:
+        return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
+
+
 def pooled(url, max_connections=8, stale_timeout=300):
     """The URL of peewee's connection pool for a postgresql:// URL (what the Procfile's processes use)."""
     return (url.replace("postgresql://", "postgresql+pool://", 1)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (fresh_app, machine, pooled, postgres_admin_url, postgres_database,  # noqa: E402
-                          start_redis)
+                          postgres_server_pid, start_redis)
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPIENTS = int(os.environ.get("RECIPIENTS", 100_000))
@@ -97,16 +97,6 @@ def insert_contacts(group_id, count, rows_per_statement=1000):
         numbers = range(start, min(count, start + rows_per_statement))
         execute("INSERT INTO contact (group_id, name, mobile) VALUES " + ", ".join(["(?, ?, ?)"] * len(numbers)),
                 [value for i in numbers for value in (group_id, "", f"9655{i:07d}")])
-
-
-def postgres_server_pid():
-    """The postmaster's pid (the parent of our backend), when it runs on this machine; else None."""
-    from kwtsms.db import fetch_one
-    (backend,) = fetch_one("SELECT pg_backend_pid()")
-    try:
-        return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except OSError:
-        return None
 
 
 def postgres_settings():
