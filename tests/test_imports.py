@@ -167,3 +167,48 @@ def test_command_line_import_prints_the_report(app, tmp_path):
     assert report["imported"] == 3 and report["rejected"] == 1
     assert report["rejected_rows"][0] == {"row": 5, "value": "9657119440",
                                           "reason": "too short for Kuwait: 7 digits after 965, needs 8"}
+
+
+def test_an_import_whose_worker_died_is_failed_by_the_clock_and_can_be_run_again(app, tmp_path, monkeypatch):
+    import datetime
+
+    from kwtsms.dispatch import clock
+    from kwtsms.models import utcnow
+    account = make_account()
+    big = tmp_path / "big.csv"
+    big.write_text("".join(f"9655{i:07d}\n" for i in range(service.BATCH * 2 + 100)))
+    group = groups.create_group(account, "big")
+
+    def start_import():
+        with open(big, "rb") as handle:
+            contact_import = service.save_upload(account, str(tmp_path / "uploads"), "big.csv", handle, 10 ** 8)
+        service.choose_group(contact_import, account, group=group)
+        return contact_import
+
+    write_batch = service._write_batch
+    batches = []
+
+    def killed_after_one_batch(*args):
+        if batches:
+            raise KeyboardInterrupt  # what SIGKILL leaves behind: no except clause runs, no status written
+        batches.append(1)
+        write_batch(*args)
+
+    monkeypatch.setattr(service, "_write_batch", killed_after_one_batch)
+    first = start_import()
+    with pytest.raises(KeyboardInterrupt):
+        service.run_import(first.id)
+    monkeypatch.setattr(service, "_write_batch", write_batch)
+    assert ContactImport.get_by_id(first.id).status == "running"
+
+    assert service.fail_stalled() == 0  # it made progress a moment ago
+    later = utcnow() + service.STALLED_AFTER + datetime.timedelta(seconds=1)
+    assert service.fail_stalled(now=later) == 1
+    failed = ContactImport.get_by_id(first.id)
+    assert failed.status == "failed" and "import the same file again" in failed.error
+    assert failed.imported == service.BATCH and not Path(failed.stored_path).exists()
+
+    again = service.run_import(start_import().id)
+    assert (again.status, again.imported, again.duplicates_in_group) == ("done", service.BATCH + 100, service.BATCH)
+    assert Group.get_by_id(group.id).size == service.BATCH * 2 + 100
+    assert clock.run_once(app, due={"fail stalled imports"}) == {"fail stalled imports": 0}  # the clock runs it

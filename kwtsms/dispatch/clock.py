@@ -1,4 +1,4 @@
-"""`clock` in the Procfile: the dispatch engine's periodic work, one process.
+"""`clock` in the Procfile: the periodic work (mostly the dispatch engine's), one process.
 
 Every task is a service function, run at its own interval inside its own
 database connection; a failing task is logged and tried again next time.
@@ -15,7 +15,9 @@ log = logging.getLogger("kwtsms.dispatch.clock")
 
 
 def tasks(config):
+    from ..imports.service import fail_stalled
     from ..messages.service import sweep_unqueued
+    from ..recharge.service import expire_stale_orders
     from . import service
     from . import stream
     from .providers import kwtsms_upstream, sink
@@ -30,6 +32,8 @@ def tasks(config):
         ("queue lost sends", 30, sweep_unqueued),
         ("expire overdue", 60, service.expire_overdue),
         ("expire unreported", 300, service.expire_unreported),
+        ("fail stalled imports", 60, fail_stalled),
+        ("expire recharge orders", 60, expire_stale_orders),
         ("poll kwtSMS reports", config["DISPATCH_UPSTREAM_POLL_SECONDS"], kwtsms_upstream.poll_reports),
     ]
 

@@ -5,6 +5,7 @@ transaction that inserts its new numbers, grows the group's size and records
 the counters, so the report always matches what is in the group, even if the
 worker dies half-way (the import is then marked failed with what it did).
 """
+import datetime
 import json
 import logging
 import uuid
@@ -24,6 +25,7 @@ log = logging.getLogger("kwtsms.imports")
 
 BATCH = 5000
 REJECTED_SAMPLE = 1000  # rejected rows kept for the report; the counts are always exact
+STALLED_AFTER = datetime.timedelta(minutes=10)  # a batch takes about a second: this is a lost worker
 
 
 def save_upload(account, upload_dir, filename, stream, max_bytes):
@@ -183,21 +185,23 @@ def _write_batch(contact_import, batch, last_id_before, fraction_done):
         contact_import.rejected += batch.rejected
         contact_import.rows_total += batch.rows
         contact_import.bytes_done = int(contact_import.file_size * min(1.0, fraction_done))
+        contact_import.progress_at = utcnow()
         contact_import.save(only=[ContactImport.imported, ContactImport.duplicates_in_group,
                                   ContactImport.duplicates_in_file, ContactImport.rejected,
                                   ContactImport.rows_total, ContactImport.bytes_done,
-                                  ContactImport.rejected_sample])
+                                  ContactImport.rejected_sample, ContactImport.progress_at])
 
 
 def run_import(import_id):
     """Import the file into its group; returns the finished ContactImport."""
     contact_import = ContactImport.get_by_id(import_id)
-    claimed = ContactImport.update(status=ContactImport.RUNNING).where(
+    started = utcnow()
+    claimed = ContactImport.update(status=ContactImport.RUNNING, progress_at=started).where(
         ContactImport.id == import_id,
         ContactImport.status.in_([ContactImport.QUEUED, ContactImport.PREVIEW])).execute()
     if not claimed:
         return contact_import  # already running or finished elsewhere
-    contact_import.status = ContactImport.RUNNING
+    contact_import.status, contact_import.progress_at = ContactImport.RUNNING, started
     try:
         _import_rows(contact_import)
     except reader.UnreadableFile as error:
@@ -245,6 +249,32 @@ def _finish(contact_import, status, error=""):
     with db.atomic():
         contact_import.save(only=[ContactImport.status, ContactImport.error, ContactImport.finished_at])
     Path(contact_import.stored_path).unlink(missing_ok=True)
+
+
+def fail_stalled(now=None):
+    """Fail running imports that made no progress for STALLED_AFTER: their worker was
+    killed or lost (the job itself would have recorded any error). What was imported
+    stays; importing the same file again adds the rest and skips the numbers already
+    in the group. Returns how many were failed. The clock runs this."""
+    cutoff = (now or utcnow()) - STALLED_AFTER
+    stalled = list(ContactImport.select().where(ContactImport.status == ContactImport.RUNNING,
+                                                ContactImport.progress_at < cutoff))
+    failed_count = 0
+    for contact_import in stalled:
+        with db.atomic():
+            failed = ContactImport.update(
+                status=ContactImport.FAILED, finished_at=utcnow(),
+                error=str(_l("The import stopped: the worker running it was stopped or lost. The counts show what "
+                             "was imported; import the same file again to add the rest (numbers already in the "
+                             "group are skipped)."))[:500],
+            ).where(ContactImport.id == contact_import.id, ContactImport.status == ContactImport.RUNNING,
+                    ContactImport.progress_at < cutoff).execute()
+        if failed:
+            failed_count += 1
+            log.warning("import %s made no progress since %s: marked failed", contact_import.id,
+                        contact_import.progress_at)
+            Path(contact_import.stored_path).unlink(missing_ok=True)
+    return failed_count
 
 
 def report(contact_import):
