@@ -163,6 +163,15 @@ def test_repeat_guard_refuses_a_number_sent_to_in_the_last_15_seconds(customer):
     service.send_message(customer, sender="KWT-SMS", text="3", numbers="96550000001", repeat_guard=True, now=later)
 
 
+def test_repeat_guard_finds_a_recent_number_beyond_the_first_in_list(customer):
+    service.send_message(customer, sender="KWT-SMS", text="1", numbers="96550000600", repeat_guard=True)
+    many = [f"965500{i:05d}" for i in range(service.IN_LIST + 200)]  # 96550000600 is in the second IN list
+    with pytest.raises(SendRefused) as refused:
+        service.send_message(customer, sender="KWT-SMS", text="2", numbers=many, repeat_guard=True)
+    assert refused.value.code == "ERR028" and "96550000600" in str(refused.value.message)
+    assert balance(customer) == 999
+
+
 def test_full_queue_refuses_with_err013(customer, app):
     app.config["MAX_QUEUED_MESSAGES"] = 2
     for i in range(2):

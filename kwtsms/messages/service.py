@@ -224,10 +224,11 @@ def _check_repeat_and_room(account, numbers, now, *, repeat_guard, queue_room):
     waiting = row.pop(0) if queue_room else 0
     recent = row[0] if parts else None
     for part in parts[1:]:  # more numbers than one IN list holds: a campaign asking for the guard
-        if recent is None:
-            found = fetch_one(_RECENT.format(numbers=placeholders(len(part))),
-                              (*part, account.id, now - REPEAT_WINDOW, False))
-            recent = found and found[0]
+        if recent:
+            break
+        found = fetch_one(_RECENT.format(numbers=placeholders(len(part))), (*part, account.id, now - REPEAT_WINDOW,
+                                                                            False))
+        recent = found[0] if found else None
     if recent:
         raise SendRefused("ERR028", _l("%(number)s was sent a message less than 15 seconds ago; nothing was "
                                        "sent.", number=recent), "numbers")
