@@ -212,3 +212,23 @@ def test_an_import_whose_worker_died_is_failed_by_the_clock_and_can_be_run_again
     assert (again.status, again.imported, again.duplicates_in_group) == ("done", service.BATCH + 100, service.BATCH)
     assert Group.get_by_id(group.id).size == service.BATCH * 2 + 100
     assert clock.run_once(app, due={"fail stalled imports"}) == {"fail stalled imports": 0}  # the clock runs it
+
+
+def test_an_import_queued_before_redis_lost_its_data_is_queued_again(app, tmp_path, redis_client):
+    import datetime
+
+    from kwtsms.models import utcnow
+    account = make_account()
+    with app.app_context():
+        contact_import = upload(account, "utf8_header_comma.csv", tmp_path)
+        assert service.start(contact_import) and service.start(contact_import)  # the second click starts nothing
+        queue = Queue("default", connection=redis_client)
+        assert queue.count == 1
+        later = utcnow() + service.LOST_AFTER + datetime.timedelta(seconds=1)
+        assert service.requeue_lost(now=later) == 0  # Redis still has its job
+        redis_client.flushall()  # Redis restarted without its data
+        assert service.requeue_lost() == 0  # not before LOST_AFTER
+        assert service.requeue_lost(now=later) == 1 and queue.count == 1
+        SimpleWorker([queue], connection=redis_client).work(burst=True)
+    finished = ContactImport.get_by_id(contact_import.id)
+    assert (finished.status, finished.imported) == ("done", 3)

@@ -15,7 +15,7 @@ log = logging.getLogger("kwtsms.dispatch.clock")
 
 
 def tasks(config):
-    from ..imports.service import fail_stalled
+    from ..imports.service import fail_stalled, requeue_lost
     from ..messages.service import sweep_unqueued
     from ..recharge.service import expire_stale_orders
     from . import service
@@ -33,6 +33,7 @@ def tasks(config):
         ("expire overdue", 60, service.expire_overdue),
         ("expire unreported", 300, service.expire_unreported),
         ("fail stalled imports", 60, fail_stalled),
+        ("queue lost imports", 60, requeue_lost),
         ("expire recharge orders", 60, expire_stale_orders),
         ("poll kwtSMS reports", config["DISPATCH_UPSTREAM_POLL_SECONDS"], kwtsms_upstream.poll_reports),
     ]

@@ -13,11 +13,13 @@ from itertools import islice
 from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
+from rq.job import Job
 
 from .. import phone
 from ..db import db, fetch_all, placeholders, sql
 from ..errors import FieldErrors
 from ..groups.service import clean_name, create_group
+from ..jobs import QueueUnavailable, enqueue, queue
 from ..models import Contact, ContactImport, Group, utcnow
 from . import reader
 
@@ -109,18 +111,47 @@ def choose_group(contact_import, account, group=None, new_group_name=""):
     return group
 
 
-def mark_queued(contact_import):
-    """Preview -> queued, once: a second click or a replayed form starts nothing."""
-    with db.atomic():
-        return ContactImport.update(status=ContactImport.QUEUED).where(
-            ContactImport.id == contact_import.id, ContactImport.status == ContactImport.PREVIEW).execute() == 1
+IMPORT_JOB = "kwtsms.imports.jobs.run_import_job"
+LOST_AFTER = datetime.timedelta(minutes=1)  # queued, and Redis has no job for it: queue it again
 
 
-def unqueue(contact_import):
-    """Back to preview when the job could not be queued (Redis unreachable)."""
+def _job_id(contact_import_id):
+    return f"import-{contact_import_id}"
+
+
+def start(contact_import):
+    """Queue the import's job, once: a second click or a replayed form starts nothing.
+    False when Redis is unreachable (the import stays a preview, to be started again)."""
     with db.atomic():
-        ContactImport.update(status=ContactImport.PREVIEW).where(
-            ContactImport.id == contact_import.id, ContactImport.status == ContactImport.QUEUED).execute()
+        marked = ContactImport.update(status=ContactImport.QUEUED, progress_at=utcnow()).where(
+            ContactImport.id == contact_import.id, ContactImport.status == ContactImport.PREVIEW).execute()
+    if not marked:
+        return True
+    try:
+        enqueue(IMPORT_JOB, contact_import.id, job_id=_job_id(contact_import.id), job_timeout=3600)
+    except QueueUnavailable:
+        with db.atomic():
+            ContactImport.update(status=ContactImport.PREVIEW).where(
+                ContactImport.id == contact_import.id, ContactImport.status == ContactImport.QUEUED).execute()
+        return False
+    return True
+
+
+def requeue_lost(now=None):
+    """Queue again the imports waiting for a job that Redis no longer has (it restarted
+    without its data): they would stay "queued" for ever. Returns how many. The clock
+    runs this; a job queued twice imports once (run_import claims the import)."""
+    cutoff = (now or utcnow()) - LOST_AFTER
+    waiting = [i for (i,) in ContactImport.select(ContactImport.id).where(
+        ContactImport.status == ContactImport.QUEUED, ContactImport.progress_at < cutoff).tuples()]
+    if not waiting:
+        return 0
+    connection = queue().connection
+    lost = [i for i in waiting if not Job.exists(_job_id(i), connection=connection)]
+    for import_id in lost:
+        log.warning("import %s was queued but Redis has no job for it: queued again", import_id)
+        enqueue(IMPORT_JOB, import_id, job_id=_job_id(import_id), job_timeout=3600)
+    return len(lost)
 
 
 def raw_sample(contact_import, count=10):

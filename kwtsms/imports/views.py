@@ -7,13 +7,11 @@ from flask_login import current_user, login_required
 from ..csvdownload import csv_response
 from ..errors import FieldErrors, apply_to_form
 from ..groups.service import groups_of
-from ..jobs import QueueUnavailable, enqueue
 from ..models import ContactImport, Group
 from ..pagination import paginate
 from ..scoping import owned, owned_or_404
 from . import reader, service
 from .forms import NEW_GROUP, MappingForm, UploadForm
-from .jobs import run_import_job
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 
@@ -92,12 +90,8 @@ def _start(contact_import, form):
     if form.group.data != NEW_GROUP:
         group = owned_or_404(Group, form.group.data)
     service.choose_group(contact_import, current_user, group=group, new_group_name=form.new_group.data)
-    if service.mark_queued(contact_import):
-        try:
-            enqueue(run_import_job, contact_import.id, job_id=f"import-{contact_import.id}", job_timeout=3600)
-        except QueueUnavailable:
-            service.unqueue(contact_import)
-            raise FieldErrors.single("layout", _("The background worker cannot be reached, so the import did not start. Try again in a minute."))
+    if not service.start(contact_import):
+        raise FieldErrors.single("layout", _("The background worker cannot be reached, so the import did not start. Try again in a minute."))
     return redirect(url_for("imports.show", import_id=contact_import.id), code=303)
 
 

@@ -55,5 +55,5 @@ class ContactImport(BaseModel):
     rejected_sample = TextField(default="[]")  # JSON: first rejected rows [row, raw, reason]
     error = CharField(max_length=500, default="")
     created_at = DateTimeField(default=utcnow)
-    progress_at = DateTimeField(null=True)  # when it started or last wrote a batch (see imports.fail_stalled)
+    progress_at = DateTimeField(null=True)  # when it was queued, started or last wrote a batch (imports.fail_stalled)
     finished_at = DateTimeField(null=True)
