@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from babel import Locale
 from babel.lists import format_list
-from flask_babel import LazyString, get_locale
+from flask_babel import LazyString, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
 
@@ -89,6 +89,32 @@ def _lengths_text(lengths: tuple[int, ...]) -> str | LazyString:
     if len(lengths) > 2 and lengths[-1] - lengths[0] == len(lengths) - 1:
         return f"{lengths[0]}–{lengths[-1]}"
     return LazyString(_or_list, tuple(map(str, lengths)))
+
+
+def storable(reason):
+    """A reason (lazy text, its parts lazy too) as JSON data that stored_text() shows
+    later in the reader's language: an import's rejected rows are written by a worker
+    but read in the portal, in English or Arabic."""
+    if not isinstance(reason, LazyString):
+        return reason
+    if reason._func is _region_name:
+        return {"region": reason._args[0]}
+    if reason._func is _or_list:
+        return {"or": list(reason._args[0])}
+    if reason._func is gettext and len(reason._args) == 1:
+        return {"msgid": reason._args[0], "params": {k: storable(v) for k, v in reason._kwargs.items()}}
+    return str(reason)
+
+
+def stored_text(data):
+    """The text of storable() data in the current language (plain text stays as it is)."""
+    if not isinstance(data, dict):
+        return data
+    if "region" in data:
+        return _region_name(data["region"])
+    if "or" in data:
+        return _or_list(tuple(data["or"]))
+    return gettext(data["msgid"], **{k: stored_text(v) for k, v in data.get("params", {}).items()})
 
 
 # --- Numbering plans, compiled from phonenumbers' metadata ------------------

@@ -79,6 +79,20 @@ def test_every_row_invalid_keeps_exact_counts_and_a_sample(app, tmp_path):
     assert len(sample) == service.REJECTED_SAMPLE and sample[0][0] == 2 and sample[0][2]
 
 
+def test_rejection_reasons_are_shown_in_the_readers_language(login, app, tmp_path):
+    browser, account = login()
+    finished = service.run_import(upload(account, "all_invalid.csv", tmp_path).id)
+    english = browser.get(f"/imports/{finished.id}").get_data(as_text=True)
+    assert "too short for Kuwait: 6 digits after 965, needs 8" in english
+    browser.post("/language", data={"language": "ar", "next": "/"})
+    arabic = browser.get(f"/imports/{finished.id}").get_data(as_text=True)
+    assert "قصير جدًا بالنسبة إلى الكويت" in arabic and "too short" not in arabic
+    download = browser.get(f"/imports/{finished.id}/rejected.csv").get_data(as_text=True)
+    assert "قصير جدًا بالنسبة إلى الكويت" in download and len(download.splitlines()) == service.REJECTED_SAMPLE + 1
+    finished.rejected_sample = json.dumps([[2, "123", "reason stored as text by an earlier version"]])
+    assert service.rejected_rows(finished) == [(2, "123", "reason stored as text by an earlier version")]
+
+
 @pytest.mark.parametrize("name, message", [
     ("empty.csv", "empty"),
     ("header_only.csv", "No phone numbers were found"),

@@ -262,7 +262,7 @@ def _import_rows(contact_import):
         if checked.number is None:
             batch.rejected += 1
             if len(batch.rejected_rows) < REJECTED_SAMPLE:
-                batch.rejected_rows.append([row_number, number[:100], str(checked.reason)])
+                batch.rejected_rows.append([row_number, number[:100], phone.storable(checked.reason)])
         elif checked.number in batch.fresh:
             batch.duplicates_in_file += 1
         else:
@@ -319,11 +319,16 @@ def report(contact_import):
         "duplicates_in_file": contact_import.duplicates_in_file,
         "duplicates_in_group": contact_import.duplicates_in_group,
         "rejected": contact_import.rejected,
-        "rejected_rows": [{"row": r, "value": v, "reason": why}
-                          for r, v, why in json.loads(contact_import.rejected_sample)[:20]],
+        "rejected_rows": [{"row": r, "value": v, "reason": why} for r, v, why in rejected_rows(contact_import, 20)],
         "note": contact_import.note,
         "error": contact_import.error,
     }
+
+
+def rejected_rows(contact_import, limit=None):
+    """The kept rejected rows as (row number, value, reason in the current language)."""
+    return [(row, value, str(phone.stored_text(reason)))
+            for row, value, reason in json.loads(contact_import.rejected_sample)[:limit]]
 
 
 def progress_percent(contact_import):

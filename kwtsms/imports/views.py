@@ -1,5 +1,3 @@
-import json
-
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -100,7 +98,7 @@ def _start(contact_import, form):
 def show(import_id):
     contact_import = owned_or_404(ContactImport, import_id)
     context = {"contact_import": contact_import, "report": service.report(contact_import),
-               "rejected": json.loads(contact_import.rejected_sample)[:100],
+               "rejected": service.rejected_rows(contact_import, 100),
                "percent": service.progress_percent(contact_import)}
     if request.headers.get("HX-Request"):
         return render_template("imports/_status.html", **context)
@@ -112,4 +110,4 @@ def show(import_id):
 def rejected_csv(import_id):
     contact_import = owned_or_404(ContactImport, import_id)
     return csv_response(f"import-{contact_import.id}-rejected.csv", ["row", "value", "reason"],
-                        json.loads(contact_import.rejected_sample))
+                        service.rejected_rows(contact_import))
