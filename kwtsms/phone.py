@@ -114,7 +114,8 @@ def stored_text(data):
         return _region_name(data["region"])
     if "or" in data:
         return _or_list(tuple(data["or"]))
-    return gettext(data["msgid"], **{k: stored_text(v) for k, v in data.get("params", {}).items()})
+    message = data["msgid"]  # a variable, not a literal: the catalogue already has every message
+    return gettext(message, **{k: stored_text(v) for k, v in data.get("params", {}).items()})
 
 
 # --- Numbering plans, compiled from phonenumbers' metadata ------------------
