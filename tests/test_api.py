@@ -50,7 +50,7 @@ def send_params(**overrides):
 # --- OK replies ------------------------------------------------------------------------
 
 def test_balance_senderid_coverage(client, account):
-    assert api(client, "balance", account) == (200, {"result": "OK", "available": 100, "purchased": 100})
+    assert api(client, "balance", account) == (200, {"result": "OK", "available": 100, "purchased": 100, "balance": 100})
     assert api(client, "senderid", account) == (200, {"result": "OK", "senderid": ["KWT-SMS"]})
     assert api(client, "coverage", account) == (200, {"result": "OK", "prefixes": ["965"], "coverage": ["965"]})
 
@@ -59,7 +59,7 @@ def test_purchased_counts_recharges_only(client, account):
     send_message(account, sender="KWT-SMS", text="x", numbers="96550000001")
     ledger.adjust(account, 5, actor=None, reason="goodwill")
     status, reply = api(client, "balance", account)
-    assert reply == {"result": "OK", "available": 104, "purchased": 100}
+    assert reply == {"result": "OK", "available": 104, "purchased": 100, "balance": 104}
 
 
 def test_send_reply_and_kuwait_timestamp(client, account, monkeypatch):

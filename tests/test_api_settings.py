@@ -47,7 +47,7 @@ def test_a_developer_sets_up_the_api_from_the_page(login, client):
     assert api(client, "balance", username="my-shop", password=password)[1]["code"] == "ERR001"
     assert browser.post("/account/api/enabled", data={"enabled": "1"}).status_code == 303
     assert api(client, "balance", username="my-shop", password=password) == (
-        200, {"result": "OK", "available": 50, "purchased": 50})
+        200, {"result": "OK", "available": 50, "purchased": 50, "balance": 50})
 
     new_page = browser.post("/account/api/password").get_data(as_text=True)
     new_password = re.search(r'id="api-password">([^<]+)</code>', new_page).group(1)

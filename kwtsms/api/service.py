@@ -154,7 +154,9 @@ def authenticate(params, remote_address):
 # --- endpoints -------------------------------------------------------------------------
 
 def balance(account, params):
-    return {"result": "OK", "available": account.balance, "purchased": ledger.purchased_total(account)}
+    # "balance" repeats "available": the official PHP client reads that name.
+    return {"result": "OK", "available": account.balance, "purchased": ledger.purchased_total(account),
+            "balance": account.balance}
 
 
 def senderid(account, params):
