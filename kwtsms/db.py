@@ -4,10 +4,11 @@ import fcntl
 import os
 import select
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from peewee import DatabaseProxy, SqliteDatabase
+from peewee import DatabaseProxy, OperationalError, SqliteDatabase
 from playhouse.db_url import connect, register_database
 from playhouse.pool import PooledPostgresqlDatabase
 from playhouse.migrations import Runner
@@ -32,36 +33,69 @@ class _WriterQueue:
     """An OS file lock that SQLite writers take before BEGIN IMMEDIATE.
 
     SQLite's own busy handler polls: a writer that finds the database locked sleeps
-    1 ms, then 2, 5, 10... even when the holder lets go a few microseconds later. A
-    blocking flock() wakes the next writer at once, so writers from every process
-    and thread take turns without sleeping. It only adds order: SQLite's lock still
-    guards the data, and a writer that does not take this lock (the sqlite3 shell, a
-    statement outside a transaction) is waited for by busy_timeout as before.
+    1 ms, then 2, 5, 10... even when the holder lets go a few microseconds later. Here
+    the threads of a process take turns on a lock, and processes on a flock() tried
+    every 50 µs at first, so the next writer starts within a fraction of a millisecond
+    of the last commit. It only adds order: SQLite's lock still guards the data, and a
+    writer that does not take this lock (the sqlite3 shell, a statement outside a
+    transaction) is waited for by busy_timeout as before. A writer that waits longer
+    than `timeout` gets "database is locked", as SQLite would say.
 
-    One per database file (see writer_queue), re-entrant per thread: a thread never
-    waits for a lock it already holds, even through a second connection.
+    One per database file and process (see writer_queue), re-entrant per thread: a
+    thread never waits for a lock it already holds, even through a second connection.
     """
+    FIRST_TRY_AGAIN, LONGEST_WAIT = 0.00005, 0.001  # seconds between tries of the file lock
 
     def __init__(self, path):
         self.path = f"{path}.writer-lock"
-        self.local = threading.local()
+        self.after_fork()
 
-    def acquire(self):
-        local = self.local
-        depth = getattr(local, "depth", 0)
+    def after_fork(self):
+        """A new process: its own thread lock, and not its parent's open file (which shares the
+        parent's flock: unlocking it would unlock the parent)."""
+        self.threads = threading.RLock()
+        self.depth = threading.local()
+        if getattr(self, "fd", None) is not None:
+            os.close(self.fd)
+        self.fd = None
+
+    def acquire(self, timeout):
+        deadline = time.monotonic() + timeout
+        if not self.threads.acquire(timeout=timeout):
+            raise OperationalError("database is locked (another writer of this process held it too long)")
+        depth = getattr(self.depth, "value", 0)
         if depth == 0:
-            if getattr(local, "pid", None) != os.getpid():
-                # A forked child shares its parent's open file, and so its lock: open its own.
-                local.fd, local.pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
-            fcntl.flock(local.fd, fcntl.LOCK_EX)
-        local.depth = depth + 1
+            try:
+                self._lock_file(deadline)
+            except BaseException:
+                self.threads.release()
+                raise
+        self.depth.value = depth + 1
+
+    def _lock_file(self, deadline):
+        # Open only while held: a process touching many database files (tests) keeps no files open.
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        wait = self.FIRST_TRY_AGAIN
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self._close_file()
+                    raise OperationalError("database is locked (another process held it too long)") from None
+                time.sleep(wait)
+                wait = min(wait * 2, self.LONGEST_WAIT)
+
+    def _close_file(self):
+        os.close(self.fd)  # closing lets go of the flock
+        self.fd = None
 
     def release(self):
-        local = self.local
-        depth = getattr(local, "depth", 0)
-        if depth == 1:
-            fcntl.flock(local.fd, fcntl.LOCK_UN)
-        local.depth = max(0, depth - 1)
+        self.depth.value -= 1
+        if self.depth.value == 0:
+            self._close_file()
+        self.threads.release()
 
 
 _writer_queues = {}
@@ -75,16 +109,27 @@ def writer_queue(path):
         return _writer_queues.setdefault(path, _WriterQueue(path))
 
 
+def _writer_queues_after_fork():
+    for queue in _writer_queues.values():
+        queue.after_fork()
+
+
+os.register_at_fork(after_in_child=_writer_queues_after_fork)
+
+
 class QueuedSqliteDatabase(SqliteDatabase):
     """SQLite whose write transactions queue on a _WriterQueue instead of SQLite's polling."""
 
-    def __init__(self, path, *args, **kwargs):
+    def __init__(self, path, *args, writer_timeout=15.0, **kwargs):
         super().__init__(path, *args, **kwargs)
         self._writers = writer_queue(path)
+        self._writer_timeout = writer_timeout
         self._queued = threading.local()  # does this thread's open transaction hold the queue?
 
     def begin(self, lock_type=None):
-        self._writers.acquire()
+        if getattr(self._queued, "held", False):  # a transaction is open: SQLite refuses, the queue stays
+            return super().begin(lock_type)
+        self._writers.acquire(self._writer_timeout)
         self._queued.held = True
         try:
             super().begin(lock_type)
@@ -115,20 +160,37 @@ class QueuedSqliteDatabase(SqliteDatabase):
 
 
 class PingFreePooledPostgresqlDatabase(PooledPostgresqlDatabase):
-    """peewee's PostgreSQL pool, without its `SELECT 1` on every connection it hands out.
+    """peewee's PostgreSQL pool, without its `SELECT 1` on every connection it hands
+    out while the connection is in steady use.
 
     That ping is a round trip on every request, about a tenth of an API send. A
     connection the server closed (a restart, a crash, a terminated backend) has its
     socket readable while we are not waiting for anything: polling it costs a system
-    call, not a round trip. A connection lost without a word (a cut network) is found
-    by the first statement, as the ping would have hung on it too.
+    call, not a round trip. A connection idle for longer than PING_AFTER_IDLE is still
+    pinged: a firewall or NAT may have dropped it without a word, and the ping finds
+    that before a statement would.
     """
+    PING_AFTER_IDLE = 30  # seconds; network devices drop idle connections after minutes
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._returned_at = {}  # connection key -> when it came back to the pool
+
+    def _close(self, conn, close_conn=False):
+        if not close_conn:
+            self._returned_at[self.conn_key(conn)] = time.monotonic()
+        return super()._close(conn, close_conn)
 
     def _is_closed(self, conn):
+        returned_at = self._returned_at.pop(self.conn_key(conn), None)
+        if returned_at is None or time.monotonic() - returned_at > self.PING_AFTER_IDLE:
+            return super()._is_closed(conn)  # the ping
         adapter = self._adapter
         if conn.closed or adapter.txn_status(conn) == adapter.txn_unknown:
             return True
-        if select.select([conn], [], [], 0)[0]:  # the server spoke unasked: it said goodbye
+        poller = select.poll()
+        poller.register(conn.fileno(), select.POLLIN)
+        if poller.poll(0):  # the server spoke unasked: it said goodbye
             return True
         return not adapter.is_connection_reusable(conn)  # rolls back a transaction left open
 
@@ -148,7 +210,8 @@ def make_database(url):
         # transactions never deadlock upgrading a read lock to a write lock.
         if path in ("", "/:memory:"):
             return SqliteDatabase(":memory:", pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
-        return QueuedSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
+        return QueuedSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE",
+                                    writer_timeout=SQLITE_PRAGMAS["busy_timeout"] / 1000)
     return connect(url)
 
 

@@ -98,6 +98,44 @@ def test_nested_transactions_and_a_second_connection_in_one_thread(sqlite_file, 
     assert _entries(sqlite_file) == ["inner", "other", "thread"]
 
 
+def test_a_refused_begin_inside_a_transaction_leaves_the_queue_as_it_was(sqlite_file):
+    with sqlite_file.atomic():
+        with pytest.raises(Exception, match="within a transaction"):
+            sqlite_file.begin()
+    assert _in_thread(lambda: _write(sqlite_file, "next"))() == "next"
+
+
+def test_a_writer_waiting_too_long_gets_database_is_locked(sqlite_file, tmp_path):
+    import fcntl
+    import os
+
+    from peewee import OperationalError
+    impatient = db_module.QueuedSqliteDatabase(str(tmp_path / "writers.db"), writer_timeout=0.2)
+    other_process = os.open(f"{tmp_path}/writers.db.writer-lock", os.O_RDWR | os.O_CREAT)  # another open file
+    fcntl.flock(other_process, fcntl.LOCK_EX)
+    try:
+        with pytest.raises(OperationalError, match="database is locked"):
+            _write(impatient, "refused")
+    finally:
+        os.close(other_process)
+    assert _write(impatient, "after") == "after"
+    impatient.close()
+
+
+def test_writers_keep_no_lock_file_open_between_transactions(sqlite_file, tmp_path):
+    import os
+
+    def open_lock_files():
+        return [fd for fd in os.listdir("/proc/self/fd")
+                if os.path.realpath(f"/proc/self/fd/{fd}").endswith(".writer-lock")]
+    before = len(open_lock_files())
+    for n in range(50):
+        _in_thread(lambda n=n: _write(sqlite_file, f"thread {n}"))()
+    with sqlite_file.atomic():
+        assert len(open_lock_files()) == before + 1
+    assert len(open_lock_files()) == before
+
+
 def test_writers_from_many_threads_all_get_their_turn(sqlite_file):
     results = [_in_thread(lambda n=n: [_write(sqlite_file, f"{n}-{i}") for i in range(50)]) for n in range(6)]
     for result in results:

@@ -221,6 +221,8 @@ def test_an_import_whose_worker_died_is_failed_by_the_clock_and_can_be_run_again
     failed = ContactImport.get_by_id(first.id)
     assert failed.status == "failed" and "import the same file again" in failed.error
     assert failed.imported == service.BATCH and not Path(failed.stored_path).exists()
+    service._finish(first, "done")  # a worker that was only slow, finishing late: the failure stays
+    assert ContactImport.get_by_id(first.id).status == "failed"
 
     again = service.run_import(start_import().id)
     assert (again.status, again.imported, again.duplicates_in_group) == ("done", service.BATCH + 100, service.BATCH)

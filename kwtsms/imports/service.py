@@ -277,8 +277,9 @@ def _finish(contact_import, status, error=""):
     contact_import.status = status
     contact_import.error = error[:500]
     contact_import.finished_at = utcnow()
-    with db.atomic():
-        contact_import.save(only=[ContactImport.status, ContactImport.error, ContactImport.finished_at])
+    with db.atomic():  # unless the clock gave this run up for lost meanwhile (fail_stalled): that stays
+        ContactImport.update(status=status, error=contact_import.error, finished_at=contact_import.finished_at).where(
+            ContactImport.id == contact_import.id, ContactImport.status == ContactImport.RUNNING).execute()
     Path(contact_import.stored_path).unlink(missing_ok=True)
 
 

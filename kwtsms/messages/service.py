@@ -336,8 +336,9 @@ def send_message(account, *, sender, text, numbers=(), group_ids=(), schedule_at
 def _refuse_short(account_id, points, short=None):
     """ERR010 / ERR011: the balance does not cover the send."""
     if short is None:
-        (available,) = fetch_one("SELECT balance FROM account WHERE id = ?", (account_id,))
-        short = ledger.InsufficientCredit(available=available, required=points)
+        found = fetch_one("SELECT balance FROM account WHERE id = ?", (account_id,))
+        # Read after the refused statement: a recharge may have landed in between.
+        short = ledger.InsufficientCredit(available=min(found[0] if found else 0, points - 1), required=points)
     code = "ERR010" if short.available == 0 else "ERR011"
     raise SendRefused(code, _l("This send costs %(required)s points but your balance is %(available)s: "
                                "%(missing)s points are missing.", required=short.required,
