@@ -10,7 +10,7 @@ from kwtsms.dispatch import stream
 from kwtsms.groups import service as groups
 from kwtsms.messages import service
 from kwtsms.messages.service import SendRefused
-from kwtsms.models import Account, Message, Recipient, utcnow
+from kwtsms.models import Account, LedgerEntry, Message, Recipient, utcnow
 
 from .factories import make_account
 
@@ -111,6 +111,29 @@ def test_not_enough_credit_says_how_much_is_missing(customer):
         service.send_message(broke, sender="KWT-SMS", text="Hi", numbers="96550000001")
     assert refused.value.code == "ERR010"
     assert Message.select().count() == 0 and Recipient.select().count() == 0
+    assert LedgerEntry.select().where(LedgerEntry.kind == LedgerEntry.SEND).count() == 0
+    assert balance(poor) == 1 and balance(broke) == 0
+
+
+def test_a_send_is_recorded_alike_on_either_side_of_the_one_statement_limit(customer):
+    """Up to ONE_STATEMENT_MAX numbers PostgreSQL writes a send in one statement; above, in a
+    transaction (SQLite always): the rows must not tell which."""
+    ledger.credit(customer, 9_000, reason="a bigger send")
+    for count in (service.ONE_STATEMENT_MAX, service.ONE_STATEMENT_MAX + 1):
+        before = balance(customer)
+        numbers = [f"965{50 if count % 2 == 0 else 99}0{i:05d}" for i in range(count)]
+        result = service.send_message(customer, sender="KWT-SMS", text="Hello", numbers=numbers)
+        message = Message.get_by_id(result.message.id)
+        entry = LedgerEntry.get(LedgerEntry.reference == message.msg_id)
+        assert (entry.account_id, entry.kind, entry.amount, entry.balance_after) == (
+            customer.id, LedgerEntry.SEND, -count, before - count)
+        assert entry.reason == f"SMS from KWT-SMS to {count} numbers" and result.balance_after == before - count
+        assert (message.points, message.recipients_count, message.status) == (count, count, Message.QUEUED)
+        recipients = list(Recipient.select().where(Recipient.message == message.id).order_by(Recipient.id))
+        assert [r.mobile for r in recipients] == numbers
+        assert {(r.pages, r.points, r.status, r.error, r.refunded) for r in recipients} == {
+            (1, 1, Recipient.QUEUED, "", False)}
+    assert_ledger_exact(customer)
 
 
 def test_test_mode_records_but_charges_and_queues_nothing(customer, redis_url):
