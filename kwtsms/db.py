@@ -30,7 +30,7 @@ SQLITE_PRAGMAS = {
 
 
 class _WriterQueue:
-    """An OS file lock that SQLite writers take before BEGIN IMMEDIATE.
+    """The turn SQLite writers wait for before BEGIN IMMEDIATE.
 
     SQLite's own busy handler polls: a writer that finds the database locked sleeps
     1 ms, then 2, 5, 10... even when the holder lets go a few microseconds later. Here
