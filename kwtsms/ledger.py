@@ -40,8 +40,8 @@ def _account_id(account):
 
 _DEBIT = "UPDATE account SET balance = balance + ? WHERE id = ? AND balance >= ? RETURNING balance"
 _CREDIT = "UPDATE account SET balance = balance + ? WHERE id = ? RETURNING balance"
-_ENTRY = ("INSERT INTO ledger_entry (account_id, kind, amount, balance_after, actor_id, reason, reference, created_at) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")
+_ENTRY_INSERT = "INSERT INTO ledger_entry (account_id, kind, amount, balance_after, actor_id, reason, reference, created_at)"
+_ENTRY = _ENTRY_INSERT + " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 
 
 def _apply(account_id, amount, kind, *, actor=None, reason="", reference=""):
@@ -76,8 +76,7 @@ def debit_ctes(account_id, points, *, reason, reference, now):
     the charge pays for in the same statement, from `debit`: the same UPDATE and
     INSERT as charge(), without the round trips of a transaction around them."""
     points = _positive(points)
-    return ("debit AS (" + _DEBIT + "), entry AS (INSERT INTO ledger_entry (account_id, kind, amount, "
-            "balance_after, actor_id, reason, reference, created_at) SELECT ?, ?, ?, balance, NULL, ?, ?, ? FROM debit)",
+    return (f"debit AS ({_DEBIT}), entry AS ({_ENTRY_INSERT} SELECT ?, ?, ?, balance, NULL, ?, ?, ? FROM debit)",
             [-points, account_id, points, account_id, LedgerEntry.SEND, -points, reason[:500], reference[:100], now])
 
 

@@ -119,6 +119,10 @@ def _job_id(contact_import_id):
     return f"import-{contact_import_id}"
 
 
+def _enqueue_job(contact_import_id):
+    enqueue(IMPORT_JOB, contact_import_id, job_id=_job_id(contact_import_id), job_timeout=3600)
+
+
 def start(contact_import):
     """Queue the import's job, once: a second click or a replayed form starts nothing.
     False when Redis is unreachable (the import stays a preview, to be started again)."""
@@ -128,7 +132,7 @@ def start(contact_import):
     if not marked:
         return True
     try:
-        enqueue(IMPORT_JOB, contact_import.id, job_id=_job_id(contact_import.id), job_timeout=3600)
+        _enqueue_job(contact_import.id)
     except QueueUnavailable:
         with db.atomic():
             ContactImport.update(status=ContactImport.PREVIEW).where(
@@ -150,7 +154,7 @@ def requeue_lost(now=None):
     lost = [i for i in waiting if not Job.exists(_job_id(i), connection=connection)]
     for import_id in lost:
         log.warning("import %s was queued but Redis has no job for it: queued again", import_id)
-        enqueue(IMPORT_JOB, import_id, job_id=_job_id(import_id), job_timeout=3600)
+        _enqueue_job(import_id)
     return len(lost)
 
 

@@ -204,6 +204,11 @@ _RECENT = ("SELECT recipient.mobile FROM recipient JOIN message ON message.id = 
            "AND message.is_test = ? LIMIT 1")
 
 
+def _recent(account, part, now):
+    """SQL and params: one of `part` sent to by the account in the last REPEAT_WINDOW."""
+    return _RECENT.format(numbers=placeholders(len(part))), [*part, account.id, now - REPEAT_WINDOW, False]
+
+
 def _check_repeat_and_room(account, numbers, now, *, repeat_guard, queue_room):
     """ERR028 (with repeat_guard: a number was sent to less than 15 seconds ago, as the
     API refuses) and ERR013 (with queue_room: too many messages waiting to go out,
@@ -215,19 +220,19 @@ def _check_repeat_and_room(account, numbers, now, *, repeat_guard, queue_room):
         limit = current_app.config["MAX_QUEUED_MESSAGES"]
         columns.append(f"({_WAITING})")
         params += [account.id, Message.QUEUED, Message.SCHEDULED, limit]
-    for part in parts[:1]:
-        columns.append(f"({_RECENT.format(numbers=placeholders(len(part)))})")
-        params += [*part, account.id, now - REPEAT_WINDOW, False]
+    if parts:
+        recent_sql, recent_params = _recent(account, parts[0], now)
+        columns.append(f"({recent_sql})")
+        params += recent_params
     if not columns:
         return
-    row = list(fetch_one("SELECT " + ", ".join(columns), params))
-    waiting = row.pop(0) if queue_room else 0
-    recent = row[0] if parts else None
+    row = fetch_one("SELECT " + ", ".join(columns), params)
+    waiting = row[0] if queue_room else 0
+    recent = row[-1] if parts else None
     for part in parts[1:]:  # more numbers than one IN list holds: a campaign asking for the guard
         if recent:
             break
-        found = fetch_one(_RECENT.format(numbers=placeholders(len(part))), (*part, account.id, now - REPEAT_WINDOW,
-                                                                            False))
+        found = fetch_one(*_recent(account, part, now))
         recent = found[0] if found else None
     if recent:
         raise SendRefused("ERR028", _l("%(number)s was sent a message less than 15 seconds ago; nothing was "
@@ -260,7 +265,7 @@ def _insert_charged_send(message, rows, reason):
     four writes, COMMIT), for sends of up to ONE_STATEMENT_MAX numbers. Sets
     message.id and returns the balance after, or None when the balance is short (then
     nothing was written)."""
-    ctes, params = ledger.debit_ctes(message.account_id, message.points, reason=_charge_reason(message),
+    ctes, params = ledger.debit_ctes(message.account_id, message.points, reason=reason,
                                      reference=message.msg_id, now=message.created_at)
     rows_sql = ", ".join(["(?, ?, ?, ?)"] * len(rows))
     statement = (f"WITH {ctes}, sent AS (INSERT INTO message ({', '.join(_MESSAGE_COLUMNS)}) "
