@@ -534,12 +534,13 @@ def test_rate_limit_default_is_5_per_second_per_ip(app_config, redis_client, acc
 
 def test_rate_limit_is_configurable_and_per_ip(app_config, redis_client, account):
     from kwtsms import create_app
-    client = create_app({**app_config, "API_RATE_LIMIT": "3 per minute"}).test_client()
+    # Per hour, not per minute: four calls straddling a window's end would all pass.
+    client = create_app({**app_config, "API_RATE_LIMIT": "3 per hour"}).test_client()
     body = {"username": account.api_username, "password": API_PASSWORD}
     codes = [client.post("/API/balance/", json=body).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     limited = client.post("/API/balance/", json=body)
-    window_left = 60 - time.time() % 60  # Retry-After says when this minute's window ends
+    window_left = 3600 - time.time() % 3600  # Retry-After says when this hour's window ends
     assert abs(int(limited.headers["Retry-After"]) - window_left) <= 1
     other_ip = client.post("/API/balance/", json=body, environ_base={"REMOTE_ADDR": "10.9.8.7"})
     assert other_ip.status_code == 200
