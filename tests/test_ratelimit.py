@@ -18,7 +18,7 @@ def test_a_mistyped_limit_stops_the_app_at_start(app_config):
 
 
 def test_without_redis_the_limit_still_holds_in_memory(app_config):
-    app = create_app({**app_config, "REDIS_URL": "redis://127.0.0.1:1/0", "API_RATE_LIMIT": "2 per minute"})
+    app = create_app({**app_config, "REDIS_URL": "redis://127.0.0.1:1/0", "API_RATE_LIMIT": "2 per hour"})
     with app.test_request_context("/API/balance/", environ_base={"REMOTE_ADDR": "10.1.2.3"}):
         assert [ratelimit.hit("api", "API_RATE_LIMIT") for _ in range(3)] == [True, True, False]
 
